@@ -1,0 +1,295 @@
+"""Command line.  The only place that prints errors and picks exit codes (see exitcodes.py)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import traceback
+from typing import List, NoReturn, Optional, Sequence, Tuple
+
+from mpdoctor import __version__
+from mpdoctor.errors import MpdoctorError, PlatformError, TargetError, UsageError
+from mpdoctor.exitcodes import ExitCode
+
+EPILOG = """\
+exit status: the script's own when it ends by itself (128+N if killed by signal N);
+  86 = deadlock proven, 87 = --timeout reached with no deadlock proven,
+  88 = bad input (nothing was started), 89 = mpdoctor itself failed.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting with status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}.", f"See `{self.prog} --help`.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mpdoctor",
+                     description="Find out why a Python multiprocessing program hangs, prove "
+                                 "it, and say how to fix it.",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"mpdoctor {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = sub.add_parser(
+        "check", help="run a script and diagnose it if it hangs",
+        usage="mpdoctor check [options] SCRIPT [ARGS...]\n"
+              "       mpdoctor check [options] -m MODULE [ARGS...]",
+        description="Run SCRIPT (or -m MODULE) with ARGS. Its output passes through untouched. "
+                    "If it deadlocks, mpdoctor proves it, prints the diagnosis to stderr and "
+                    "stops the whole process tree.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("--timeout", metavar="SECONDS",
+                       help="give up after SECONDS: report 'timeout' with every stack, stop the "
+                            "tree (default: watch until the script ends; env MPDOCTOR_TIMEOUT)")
+    check.add_argument("--json", metavar="PATH", dest="json_path",
+                       help="also write the report as JSON to PATH ('-' for stdout)")
+    check.add_argument("--report", metavar="FILE",
+                       help="write the human report to FILE instead of stderr")
+    check.add_argument("--python", metavar="PATH",
+                       help="interpreter to run the script with (default: mpdoctor's own)")
+    check.add_argument("--save-snapshot", metavar="PATH",
+                       help="save the snapshot the diagnosis was made from (JSON; replay it "
+                            "with `mpdoctor diagnose PATH`)")
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                       help="colour in the human report (default: auto; NO_COLOR is honoured)")
+    check.add_argument("-m", metavar="MODULE", dest="module",
+                       help="run a library module as a script, like python -m")
+
+    diag = sub.add_parser(
+        "diagnose", help="diagnose a saved snapshot again (no process is touched)",
+        description="Run every rule on a snapshot saved with --save-snapshot.")
+    diag.add_argument("snapshot", metavar="SNAPSHOT")
+    diag.add_argument("--json", metavar="PATH", dest="json_path")
+    diag.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    return parser
+
+
+def split_check_args(parser: argparse.ArgumentParser,
+                     argv: Sequence[str]) -> Tuple[List[str], List[str]]:
+    """Split ``check`` arguments into mpdoctor's options and the target's command.
+
+    Everything after the script path (or after ``-m MODULE``, or ``--``) belongs to the script,
+    even when it looks like an option of mpdoctor's."""
+    check = parser._subparsers._group_actions[0].choices["check"]  # type: ignore
+    takes_value = {opt for a in check._actions if a.nargs is None and a.option_strings
+                   and not isinstance(a, (argparse._HelpAction, argparse._VersionAction))
+                   for opt in a.option_strings}
+    ours: List[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--":
+            return ours, list(argv[i + 1:])
+        if tok == "-m" or (tok.startswith("-m") and not tok.startswith("--")):
+            if tok == "-m":
+                if i + 1 >= len(argv):
+                    raise UsageError("-m needs a MODULE name.",
+                                     "Example: mpdoctor check -m pkg.tool")
+                ours += ["-m", argv[i + 1]]
+                return ours, list(argv[i + 2:])
+            ours += ["-m", tok[2:]]
+            return ours, list(argv[i + 1:])
+        if tok.startswith("-") and tok != "-":
+            ours.append(tok)
+            if tok in takes_value and i + 1 < len(argv):
+                ours.append(argv[i + 1])
+                i += 1
+            i += 1
+            continue
+        return ours, list(argv[i:])
+    return ours, []
+
+
+def parse_timeout(value: Optional[str], where: str) -> Optional[float]:
+    if value is None or value == "":
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(f"the timeout {value!r} (from {where}) is not a positive number of "
+                         "seconds.", "Example: --timeout 30 (or 0.5).")
+    return seconds
+
+
+def resolve_python(path: Optional[str]) -> str:
+    if path is None:
+        return sys.executable
+    import shutil
+    found = path if os.sep in path else shutil.which(path)
+    if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
+        raise TargetError(f"--python {path!r} is not an executable file.",
+                          "Pass the path of a Python interpreter, e.g. --python /usr/bin/python3.")
+    import subprocess
+    try:
+        out = subprocess.run([found, "-c", "import sys; print(sys.version_info[0])"],
+                             stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        ok = out.returncode == 0 and out.stdout.strip() == b"3"
+    except (OSError, subprocess.SubprocessError):
+        ok = False
+    if not ok:
+        raise TargetError(f"--python {path!r} does not run as a Python 3 interpreter.",
+                          "Pass the path of a Python 3 interpreter, e.g. "
+                          "--python /usr/bin/python3.")
+    return os.path.abspath(found)
+
+
+def check_script(path: str) -> None:
+    if not os.path.exists(path):
+        raise TargetError(f"the script {path!r} does not exist.",
+                          "Check the path (it is relative to the current directory), or use "
+                          "`-m MODULE` to run a module.")
+    if os.path.isdir(path):
+        if os.path.exists(os.path.join(path, "__main__.py")):
+            return
+        raise TargetError(f"{path!r} is a directory without __main__.py.",
+                          "Pass the script file inside it, or `-m package` for a package.")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError as err:
+        raise TargetError(f"cannot read the script {path!r}: {err.strerror}.",
+                          "Check its permissions.") from err
+    if head.startswith(b"\x7fELF") or b"\0" in head:
+        raise TargetError(f"{path!r} is a binary file, not a Python script.",
+                          "mpdoctor runs Python programs: pass the .py file that starts the "
+                          "processes.")
+    first = head.split(b"\n", 1)[0]
+    if first.startswith(b"#!") and b"python" not in first:
+        raise TargetError(f"{path!r} is a {first[2:].decode('utf-8', 'replace').strip()} script, "
+                          "not a Python script.",
+                          "Pass the Python script it runs instead.")
+
+
+def _platform() -> None:
+    if not sys.platform.startswith("linux") or not os.path.isdir("/proc/self/task"):
+        raise PlatformError("mpdoctor needs Linux and its /proc file system to see what each "
+                            f"process and thread waits for; this system is {sys.platform!r}.",
+                            "Run it on Linux (a container or VM works).")
+
+
+def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+    from mpdoctor.observe.snapshot import save
+    from mpdoctor.report import Report
+    from mpdoctor.run.supervisor import Supervisor
+
+    ours, rest = split_check_args(parser, argv)
+    args = parser.parse_args(["check", *ours])
+    if args.module is None and not rest:
+        raise UsageError("no script to run.",
+                         "Usage: mpdoctor check [options] SCRIPT [ARGS...] (or -m MODULE).")
+    if args.timeout is not None:
+        timeout = parse_timeout(args.timeout, "--timeout")
+    else:
+        timeout = parse_timeout(os.environ.get("MPDOCTOR_TIMEOUT"), "MPDOCTOR_TIMEOUT")
+    _platform()
+    python = resolve_python(args.python)
+    if args.module is not None:
+        command = [python, "-m", args.module, *rest]
+    else:
+        check_script(rest[0])
+        command = [python, *rest]
+    for path, what in ((args.json_path, "--json"), (args.report, "--report"),
+                       (args.save_snapshot, "--save-snapshot")):
+        if path and path != "-":
+            _check_writable(path, what)
+
+    supervisor = Supervisor(command, timeout=timeout)
+    try:
+        outcome = supervisor.run()
+    except FileNotFoundError as err:
+        raise TargetError(f"cannot start {command[0]!r}: {err.strerror}.",
+                          "Check --python.") from err
+    if outcome.verdict == "deadlock":
+        code = int(ExitCode.DEADLOCK)
+    elif outcome.verdict == "timeout":
+        code = int(ExitCode.TIMEOUT)
+    else:
+        st = outcome.status if outcome.status is not None else 0
+        code = st if st >= 0 else 128 - st
+    report = Report(verdict=outcome.verdict, exit_code=code, command=tuple(command),
+                    status=outcome.status, diagnosis=outcome.diagnosis,
+                    snapshot=outcome.snapshot, duration=outcome.duration,
+                    proof_seconds=outcome.proof_seconds, timeout=timeout,
+                    notes=outcome.notes, stopped=outcome.stopped)
+    if args.save_snapshot and outcome.snapshot is not None:
+        save(outcome.snapshot, args.save_snapshot)
+    _emit(report, args)
+    return code
+
+
+def cmd_diagnose(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+    from mpdoctor.diagnose import diagnose
+    from mpdoctor.observe.snapshot import load_file
+    from mpdoctor.report import Report
+
+    args = parser.parse_args(["diagnose", *argv])
+    snapshot = load_file(args.snapshot)
+    diagnosis = diagnose(snapshot)
+    verdict = "deadlock" if diagnosis.deadlock else "timeout"
+    code = int(ExitCode.DEADLOCK if diagnosis.deadlock else ExitCode.TIMEOUT)
+    report = Report(verdict=verdict, exit_code=code, diagnosis=diagnosis, snapshot=snapshot)
+    args.report = None
+    _emit(report, args)
+    return code
+
+
+def _check_writable(path: str, what: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+        raise UsageError(f"{what} {path!r}: the directory {directory!r} does not exist or is "
+                         "not writable.", f"Pass a writable path to {what}.")
+
+
+def _emit(report, args) -> None:
+    from mpdoctor.report import console, jsonreport
+
+    color = {"always": True, "never": False}.get(args.color)
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as f:
+            console.print_report(report, f, color=bool(color))
+    else:
+        sys.stderr.flush()
+        console.print_report(report, sys.stderr, color=color)
+    if args.json_path:
+        text = jsonreport.render(report)
+        if args.json_path == "-":
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            with open(args.json_path, "w", encoding="utf-8") as f:
+                f.write(text)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        if argv and argv[0] == "check":
+            return cmd_check(parser, argv[1:])
+        if argv and argv[0] == "diagnose":
+            return cmd_diagnose(parser, argv[1:])
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return int(ExitCode.USAGE)
+        raise UsageError(f"unknown command {args.command!r}.", "See `mpdoctor --help`.")
+    except MpdoctorError as err:
+        sys.stderr.write(f"mpdoctor: error: {err}\n")
+        return int(err.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("mpdoctor: interrupted\n")
+        return 130
+    except Exception as err:  # a bug in mpdoctor: one paragraph, traceback only on request
+        if os.environ.get("MPDOCTOR_DEBUG"):
+            traceback.print_exc()
+        sys.stderr.write(f"mpdoctor: internal error: {type(err).__name__}: {err}. This is a "
+                         "bug in mpdoctor; run again with MPDOCTOR_DEBUG=1 for the traceback "
+                         "and report it.\n")
+        return int(ExitCode.INTERNAL)

@@ -1,0 +1,71 @@
+"""Pure functions from a :class:`~mpdoctor.model.Snapshot` to findings.
+
+``diagnose(snapshot)`` builds the wait-for graph, proves (or not) that the script can never move
+again, and runs every rule.  Rules live one per module and return :class:`Finding` objects;
+they never print and never touch a process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, List, Tuple
+
+from mpdoctor.diagnose import describe as describe_mod
+from mpdoctor.diagnose import join_before_drain, waitfor
+from mpdoctor.model import Finding, Link, Severity, Snapshot
+
+Rule = Callable[[waitfor.Graph], List[Finding]]
+
+#: every rule, most specific first
+RULES: Tuple[Rule, ...] = (join_before_drain.check,)
+
+UNEXPLAINED = "unexplained-deadlock"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    deadlock: bool
+    chain: Tuple[Link, ...]
+    findings: Tuple[Finding, ...]
+    stuck: Tuple[Tuple[int, int], ...]  # (pid, tid) of every thread proven stuck
+    #: when nothing is proven: the threads that can still act by themselves, and why
+    movable: Tuple[Link, ...] = ()
+
+
+def links(g: waitfor.Graph, nodes) -> Tuple[Link, ...]:
+    s = g.snapshot
+    out = []
+    for _, pid, tid in nodes:
+        proc = s.by_pid[pid]
+        thread = next(t for t in proc.threads if t.tid == tid)
+        out.append(Link(pid, tid, describe_mod.describe(s, proc, thread)))
+    return tuple(out)
+
+
+def diagnose(snapshot: Snapshot) -> Diagnosis:
+    g = waitfor.build(snapshot)
+    stuck = tuple(sorted((pid, tid) for _, pid, tid in g.stuck))
+    if not g.deadlocked:
+        movable = tuple(Link(pid, tid, f"{describe_mod.who(snapshot, pid)}, thread {tid}: {why}")
+                        for (_, pid, tid), why in sorted(g.live_reason.items()))
+        return Diagnosis(False, (), (), stuck, movable)
+    chain = links(g, waitfor.chain(g))
+    findings: List[Finding] = []
+    for rule in RULES:
+        findings.extend(rule(g))
+    if not findings:
+        findings.append(unexplained(g, chain))
+    return Diagnosis(True, chain, tuple(findings), stuck)
+
+
+def unexplained(g: waitfor.Graph, chain: Tuple[Link, ...]) -> Finding:
+    """The honest fallback: the deadlock is proven, but no rule knows its shape."""
+    pids = tuple(sorted({pid for pid, _ in ((p, t) for _, p, t in g.stuck)}))
+    return Finding(
+        slug=UNEXPLAINED, severity=Severity.ERROR,
+        summary=(f"{len(g.stuck)} threads in {len(pids)} processes wait on each other and "
+                 f"none can ever move again; no known pattern matches"),
+        evidence=tuple(link.text for link in chain),
+        fix=("Read the wait-for chain and the stacks below: each thread waits for the next. "
+             "Break the cycle at the wait that should have had a timeout or a different order."),
+        docs="docs/diagnoses/unexplained-deadlock.md", pids=pids)

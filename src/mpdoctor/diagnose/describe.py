@@ -1,0 +1,120 @@
+"""One-line, human descriptions of what a thread waits for, from kernel facts and its stack."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from mpdoctor.diagnose import stacks
+from mpdoctor.diagnose.waitfor import pipe_of
+from mpdoctor.model import Pipe, Process, Role, Snapshot, Thread, WaitKind
+
+
+def n(x: Optional[int]) -> str:
+    return "?" if x is None else f"{x:,}"
+
+
+def fill(pipe: Optional[Pipe]) -> str:
+    if pipe is None or pipe.pending is None:
+        return ""
+    if pipe.capacity:
+        return f"{n(pipe.pending)} of {n(pipe.capacity)} bytes full"
+    return f"{n(pipe.pending)} bytes pending"
+
+
+def who(snapshot: Snapshot, pid: int) -> str:
+    """``main process 100`` / ``child 101`` / ``forkserver 102``."""
+    p = snapshot.by_pid.get(pid)
+    if p is None:
+        return f"pid {pid}"
+    label = {Role.MAIN: "main process", Role.CHILD: "child", Role.FORKSERVER: "forkserver",
+             Role.RESOURCE_TRACKER: "resource tracker"}[p.role]
+    return f"{label} {pid}"
+
+
+def thread_label(proc: Process, thread: Thread) -> str:
+    if thread.tid == proc.pid:
+        name = thread.name if thread.name and thread.name != proc.name else "main thread"
+        return "main thread" if name in ("MainThread", "main thread") else name
+    return f"thread {thread.name or '?'} ({thread.tid})"
+
+
+def library_action(thread: Thread) -> str:
+    """What well-known multiprocessing code the thread is in, if any."""
+    if stacks.in_function(thread, "multiprocessing/queues.py", ["_finalize_join"]):
+        return "waits for its queue feeder thread to flush (Queue._finalize_join)"
+    feed = stacks.in_function(thread, "multiprocessing/queues.py", ["_feed"])
+    if feed:
+        if stacks.in_function(thread, "multiprocessing/connection.py", ["_send", "_send_bytes"]):
+            return "queue feeder thread writing a pickled item into the queue's pipe"
+        return "queue feeder thread waiting for the queue's write lock"
+    if stacks.in_function(thread, "threading.py", ["join"]):
+        return "joins a thread (Thread.join)"
+    if stacks.in_function(thread, "multiprocessing/process.py", ["join"]):
+        return "joins a process (Process.join)"
+    if stacks.in_function(thread, "multiprocessing/queues.py", ["get"]):
+        return "waits in Queue.get()"
+    if stacks.in_function(thread, "multiprocessing/queues.py", ["put"]):
+        return "waits in Queue.put()"
+    return ""
+
+
+def wait_text(snapshot: Snapshot, proc: Process, thread: Thread) -> str:
+    """What the kernel says the thread waits for."""
+    w = thread.wait
+    if w.kind is WaitKind.CHILD:
+        if w.pid and w.pid > 0:
+            return f"waits for {who(snapshot, w.pid)} to exit ({w.syscall})"
+        return f"waits for any child to exit ({w.syscall})"
+    if w.kind is WaitKind.WRITE:
+        pipe = pipe_of(snapshot, w.target)
+        level = fill(pipe)
+        size = f"{n(w.count)} bytes" if w.count is not None else "data"
+        return (f"writes {size} to {w.target or f'fd {w.fd}'}"
+                + (f" ({level})" if level else "") + f" [fd {w.fd}]")
+    if w.kind is WaitKind.READ:
+        pipe = pipe_of(snapshot, w.target)
+        state = " (empty)" if pipe is not None and pipe.pending == 0 else ""
+        return f"reads from {w.target or f'fd {w.fd}'}{state} [fd {w.fd}]"
+    if w.kind is WaitKind.POLL:
+        parts = []
+        for f in w.fds:
+            pipe = pipe_of(snapshot, f.target)
+            writers = {h.pid for h in pipe.writers} if pipe else set()
+            if (f.want_read and writers and proc.role is not Role.FORKSERVER and all(
+                    snapshot.by_pid[p].role is Role.FORKSERVER for p in writers
+                    if p in snapshot.by_pid)):
+                parts.append(f"a forkserver worker's exit ({f.target}, fd {f.fd})")
+            else:
+                direction = "input" if f.want_read else "space"
+                parts.append(f"{direction} on {f.target or '?'} (fd {f.fd})")
+        timeout = "" if w.indefinite else ", with a timeout"
+        return f"polls for {', '.join(parts) or 'fds'} ({w.syscall}{timeout})"
+    if w.kind is WaitKind.FUTEX:
+        if w.private:
+            scope = "a lock of its own process"
+        else:
+            mapping = snapshot.shared_by_key.get(w.shared_key)
+            pids = ", ".join(map(str, mapping.mappers)) if mapping else "?"
+            scope = f"a semaphore shared with processes {pids}"
+        timeout = "" if w.indefinite else ", with a timeout"
+        return f"waits on {scope} (futex{timeout})"
+    if w.kind is WaitKind.SLEEP:
+        return f"sleeps ({w.syscall})"
+    if w.kind is WaitKind.RUNNING:
+        return "is running"
+    return f"{w.kind.value} ({w.syscall or 'not in a syscall'})"
+
+
+def describe(snapshot: Snapshot, proc: Process, thread: Thread) -> str:
+    """``child 101, thread QueueFeederThread (104): writes 40,030 bytes to pipe:[9] (...)``,
+    followed by the user's line or the library action when the stack is known."""
+    text = (f"{who(snapshot, proc.pid)}, {thread_label(proc, thread)}: "
+            f"{wait_text(snapshot, proc, thread)}")
+    action = library_action(thread)
+    frame = stacks.user_frame(thread)
+    extra = []
+    if action:
+        extra.append(action)
+    if frame is not None:
+        extra.append(f"at {stacks.where(frame)}")
+    return text + (f" -- {'; '.join(extra)}" if extra else "")

@@ -1,0 +1,67 @@
+"""Reading Python stacks: which frames are the user's, and what library code a thread is in."""
+
+from __future__ import annotations
+
+import linecache
+import re
+from typing import Iterable, Optional, Tuple
+
+from mpdoctor.model import Frame, Thread
+
+_STDLIB = re.compile(r"/lib(?:64)?/python3\.\d+/(?!(?:site|dist)-packages/)")
+_THIRD_PARTY = re.compile(r"/(?:site|dist)-packages/")
+
+
+def is_stdlib(filename: str) -> bool:
+    return bool(_STDLIB.search(filename)) or filename.startswith("<frozen")
+
+
+def is_library(filename: str) -> bool:
+    """Standard library, installed packages, or interpreter internals (``<frozen ...>``)."""
+    return (is_stdlib(filename) or bool(_THIRD_PARTY.search(filename))
+            or filename.startswith("<") or "/mpdoctor/" in filename)
+
+
+def own_frames(thread: Thread) -> Tuple[Frame, ...]:
+    """The frames this process ran itself (innermost first).
+
+    A forked child starts with a copy of its parent's stack; everything outside
+    ``BaseProcess._bootstrap`` is that copy (the parent's ``p.start()`` line, say), not code the
+    child is running."""
+    for i, f in enumerate(thread.frames):
+        if f.function.rsplit(".", 1)[-1] == "_bootstrap" and f.filename.endswith(
+                "multiprocessing/process.py"):
+            return thread.frames[:i + 1]
+    return thread.frames
+
+
+def user_frame(thread: Thread) -> Optional[Frame]:
+    """The innermost frame in the user's own code, among the frames the process ran itself."""
+    for f in own_frames(thread):
+        if not is_library(f.filename):
+            return f
+    return None
+
+
+def in_function(thread: Thread, module_suffix: str, names: Iterable[str]) -> Optional[Frame]:
+    """The innermost frame of ``thread`` running one of ``names`` in a file ending with
+    ``module_suffix`` (e.g. ``multiprocessing/queues.py``)."""
+    wanted = set(names)
+    for f in thread.frames:
+        short = f.function.rsplit(".", 1)[-1]
+        if f.filename.endswith(module_suffix) and (f.function in wanted or short in wanted):
+            return f
+    return None
+
+
+def source_line(frame: Frame) -> str:
+    return linecache.getline(frame.filename, frame.line).strip()
+
+
+def where(frame: Optional[Frame], with_source: bool = True) -> str:
+    """``script.py:17 (p.join())``; ``?`` when unknown."""
+    if frame is None:
+        return "?"
+    text = f"{frame.filename}:{frame.line}"
+    src = source_line(frame) if with_source else ""
+    return f"{text} ({src})" if src else text

@@ -1,0 +1,288 @@
+"""The wait-for graph of a snapshot, and the proof that part of it can never move again.
+
+Every blocked thread waits for *something* that only certain processes or threads can provide:
+
+* ``wait4(pid)``: that child's exit;
+* ``read`` on a pipe: a process holding its write end (writing, or exiting: EOF);
+* ``write`` on a pipe: a process holding its read end (reading, or exiting: EPIPE);
+* ``poll``/``select``/``epoll``: any of the above, for each fd polled;
+* a private futex (a thread lock, a condition, ``Thread.join``): another thread of the same
+  process;  a futex in shared memory (a multiprocessing semaphore): any process mapping it.
+
+A process can act if any of its threads can.  Starting from what is certainly able to act (a
+thread that ran during the observation window, sleeps, waits with a timeout, or waits for
+something outside the tree), "can act" spreads along these edges until nothing changes.  What is
+left is *stuck*: every thread or process that could wake it is itself stuck.  Nothing in the
+proof depends on a timer.
+
+One piece of library knowledge is built in: the multiprocessing forkserver writes to a worker's
+exit-status pipe only when that worker exits, so a pipe end held by the forkserver stands for
+the forkserver's children.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple, Union
+
+from mpdoctor.model import Pipe, PolledFd, Process, Role, Snapshot, Thread, Wait, WaitKind
+from mpdoctor.observe.procfs import pipe_inode
+
+TNode = Tuple[str, int, int]  # ("t", pid, tid)
+PNode = Tuple[str, int]  # ("p", pid)
+Node = Union[TNode, PNode]
+
+LIVE_KINDS = {WaitKind.RUNNING, WaitKind.SLEEP, WaitKind.SIGNAL, WaitKind.ACCEPT,
+              WaitKind.OTHER, WaitKind.UNKNOWN}
+DEAD_THREAD_STATES = {"Z", "X", "x"}
+
+
+def tnode(pid: int, tid: int) -> TNode:
+    return ("t", pid, tid)
+
+
+def pnode(pid: int) -> PNode:
+    return ("p", pid)
+
+
+@dataclass
+class Graph:
+    snapshot: Snapshot
+    #: who could end each blocked thread's wait; a thread absent from here can act by itself
+    wakers: Dict[TNode, Set[Node]] = field(default_factory=dict)
+    #: why a thread counts as able to act (for the report of a non-proof)
+    live_reason: Dict[TNode, str] = field(default_factory=dict)
+    live: Set[Node] = field(default_factory=set)
+
+    @property
+    def stuck(self) -> FrozenSet[TNode]:
+        return frozenset(n for n in self.wakers if n not in self.live)
+
+    def is_stuck(self, pid: int, tid: Optional[int] = None) -> bool:
+        return tnode(pid, pid if tid is None else tid) in self.stuck
+
+    def process_stuck(self, pid: int) -> bool:
+        return pnode(pid) not in self.live and pid in self.snapshot.by_pid
+
+    @property
+    def deadlocked(self) -> bool:
+        """The script's main thread can never move again (so the script can never end)."""
+        return self.is_stuck(self.snapshot.root_pid)
+
+    def threads_of(self, pid: int) -> List[TNode]:
+        p = self.snapshot.by_pid.get(pid)
+        return [tnode(pid, t.tid) for t in p.threads] if p else []
+
+
+def pipe_of(snapshot: Snapshot, target: str) -> Optional[Pipe]:
+    inode = pipe_inode(target)
+    return None if inode is None else snapshot.pipe_by_inode.get(inode)
+
+
+def _holders(snapshot: Snapshot, pids: Iterable[int]) -> Set[Node]:
+    """Processes that can act on a pipe end, with a forkserver replaced by its children."""
+    out: Set[Node] = set()
+    for pid in pids:
+        p = snapshot.by_pid.get(pid)
+        if p is not None and p.role is Role.FORKSERVER:
+            out.update(pnode(c.pid) for c in snapshot.children_of(pid))
+        else:
+            out.add(pnode(pid))
+    return out
+
+
+def _pipe_wakers(snapshot: Snapshot, target: str, want_read: bool,
+                 want_write: bool) -> Tuple[Optional[Set[Node]], str]:
+    """Wakers of a wait on one fd; ``None`` (with a reason) when it may be woken any time."""
+    if not target:
+        return None, "its fd could not be resolved"
+    pipe = pipe_of(snapshot, target)
+    if pipe is None:
+        return None, f"it waits on {target}, which may be fed from outside the tree"
+    if pipe.outside:
+        return None, f"{target} is connected to the outside of the tree"
+    wakers: Set[Node] = set()
+    if want_read:
+        if pipe.pending:
+            return None, f"{target} has data to read"
+        if not pipe.writers:
+            return None, f"{target} has no writer left (end of file)"
+        wakers |= _holders(snapshot, (h.pid for h in pipe.writers))
+    if want_write:
+        if not pipe.readers:
+            return None, f"{target} has no reader left (broken pipe)"
+        wakers |= _holders(snapshot, (h.pid for h in pipe.readers))
+    return wakers, ""
+
+
+def wakers_of(snapshot: Snapshot, proc: Process, thread: Thread) -> Tuple[Optional[Set[Node]], str]:
+    """Who could end this thread's wait.  ``None`` means the thread can act by itself; the
+    string says why (for the record)."""
+    w: Wait = thread.wait
+    if thread.state in ("R",) or w.kind is WaitKind.RUNNING:
+        return None, "running"
+    if not thread.still:
+        return None, "ran during the observation window"
+    if thread.state in ("D", "T", "t"):
+        return None, {"D": "in uninterruptible I/O", "T": "stopped",
+                      "t": "being traced"}[thread.state]
+    if w.kind in LIVE_KINDS:
+        return None, f"{w.kind.value} ({w.syscall or 'no syscall'})"
+    if not w.indefinite:
+        return None, f"waits with a timeout ({w.syscall})"
+    if w.kind is WaitKind.CHILD:
+        kids = snapshot.children_of(proc.pid)
+        if w.pid is not None and w.pid > 0:
+            if w.pid not in snapshot.by_pid:
+                return None, f"waits for pid {w.pid}, which is not in the snapshot"
+            return {pnode(w.pid)}, ""
+        if not kids:
+            return None, "waits for children but has none"
+        return {pnode(k.pid) for k in kids}, ""
+    if w.kind in (WaitKind.READ, WaitKind.WRITE):
+        return _pipe_wakers(snapshot, w.target, w.kind is WaitKind.READ, w.kind is WaitKind.WRITE)
+    if w.kind is WaitKind.POLL:
+        if not w.fds:
+            return None, "the polled fds could not be resolved"
+        out: Set[Node] = set()
+        for f in w.fds:
+            ws, why = _pipe_wakers(snapshot, f.target, f.want_read, f.want_write)
+            if ws is None:
+                return None, why
+            out |= ws
+        return out, ""
+    if w.kind is WaitKind.FUTEX:
+        if w.private:
+            return {tnode(proc.pid, t.tid) for t in proc.threads
+                    if t.tid != thread.tid and t.state not in DEAD_THREAD_STATES}, ""
+        mapping = snapshot.shared_by_key.get(w.shared_key) if w.shared_key else None
+        if mapping is None or not mapping.mappers:
+            return None, "a shared futex whose mapping could not be resolved"
+        if not _internal_mapping(mapping.path):
+            return None, f"a futex in {mapping.path}, which other programs may open"
+        return {pnode(pid) for pid in mapping.mappers}, ""
+    return None, f"{w.kind.value}"
+
+
+def _internal_mapping(path: str) -> bool:
+    """Shared memory only the tree can reach: deleted files (multiprocessing unlinks its
+    semaphores), multiprocessing's own named semaphores, and anonymous shared memory."""
+    return (path.endswith("(deleted)") or path.startswith("/dev/shm/sem.mp-")
+            or path.startswith("/dev/zero") or path.startswith("/SYSV") or path == "")
+
+
+def build(snapshot: Snapshot) -> Graph:
+    g = Graph(snapshot)
+    dependents: Dict[Node, List[Node]] = {}
+    queue: deque = deque()
+
+    def mark(node: Node) -> None:
+        if node not in g.live:
+            g.live.add(node)
+            queue.append(node)
+
+    for proc in snapshot.processes:
+        pn = pnode(proc.pid)
+        if proc.state in ("Z", "X", "T", "t", "D"):
+            mark(pn)  # an exit is pending, or it is stopped/in I/O: count it as able to act
+        for t in proc.threads:
+            if t.state in DEAD_THREAD_STATES and t.tid != proc.pid:
+                continue
+            tn = tnode(proc.pid, t.tid)
+            dependents.setdefault(tn, []).append(pn)  # a process acts through any thread
+            ws, why = wakers_of(snapshot, proc, t)
+            if ws is None:
+                g.live_reason[tn] = why
+                g.wakers.setdefault(tn, set())
+                mark(tn)
+                continue
+            g.wakers[tn] = ws
+            for w in ws:
+                dependents.setdefault(w, []).append(tn)
+    # a thread waiting on something absent from the snapshot can act (we cannot see it)
+    for tn, ws in g.wakers.items():
+        for w in ws:
+            if w[0] == "p" and w[1] not in snapshot.by_pid:
+                mark(tn)
+    while queue:
+        node = queue.popleft()
+        for dep in dependents.get(node, ()):
+            mark(dep)
+    return g
+
+
+# --------------------------------------------------------------------------------------------
+# the chain shown to the user
+
+
+def _thread_successors(g: Graph, node: TNode) -> List[TNode]:
+    """Stuck threads that could end this thread's wait, in the order that best tells the story:
+    for a child's exit, the child's main thread first; for a pipe or a shared lock, the threads
+    doing pipe I/O first (the one holding the lock is among them)."""
+    s = g.snapshot
+    me = s.by_pid[node[1]]
+    wait = next(t.wait for t in me.threads if t.tid == node[2])
+    out: List[TNode] = []
+
+    def doing_io(w: Node) -> bool:
+        proc = s.by_pid.get(w[1])
+        return w[0] == "p" and proc is not None and any(
+            t.wait.kind in (WaitKind.WRITE, WaitKind.READ) and tnode(proc.pid, t.tid) not in g.live
+            for t in proc.threads)
+
+    # processes with a thread in pipe I/O first: a shared lock's holder is among them
+    wakers = sorted(g.wakers.get(node, ()), key=lambda w: (not doing_io(w), w))
+    for w in wakers:
+        if w in g.live:
+            continue
+        if w[0] == "t":
+            out.append(w)  # type: ignore[arg-type]
+            continue
+        proc = s.by_pid.get(w[1])
+        if proc is None:
+            continue
+        threads = [t for t in proc.threads if tnode(proc.pid, t.tid) not in g.live]
+        if wait.kind is WaitKind.CHILD or (wait.kind is WaitKind.POLL and proc.role is Role.CHILD):
+            threads.sort(key=lambda t: (t.tid != proc.pid, t.tid))
+        else:
+            threads.sort(key=lambda t: (t.wait.kind not in (WaitKind.WRITE, WaitKind.READ),
+                                        t.tid == proc.pid, t.tid))
+        out.extend(tnode(proc.pid, t.tid) for t in threads)
+    return out
+
+
+def chain(g: Graph, start: Optional[TNode] = None) -> List[TNode]:
+    """A closed wait cycle through ``start`` (the script's main thread by default), as the list
+    of threads along it, ending with ``start`` again.  When ``start`` is not on a cycle: the path
+    from it to the first thread that repeats, or to a thread nobody could wake.
+
+    Depth-first with a visited set (linear in the graph), following the most telling edges
+    first; the proof does not depend on which cycle is shown."""
+    start = start or tnode(g.snapshot.root_pid, g.snapshot.root_pid)
+    if start in g.live or start not in g.wakers:
+        return []
+    visited = {start}
+    path: List[TNode] = [start]
+    iters = [iter(_thread_successors(g, start))]
+    longest: List[TNode] = [start]
+    while iters:
+        nxt = next(iters[-1], None)
+        if nxt is None:
+            iters.pop()
+            path.pop()
+            continue
+        if nxt == start:
+            return path + [start]
+        if nxt in visited:
+            continue
+        visited.add(nxt)
+        path.append(nxt)
+        if len(path) > len(longest):
+            longest = list(path)
+        iters.append(iter(_thread_successors(g, nxt)))
+    return longest
+
+
+def polled_pipes(w: Wait) -> List[PolledFd]:
+    return [f for f in w.fds if pipe_inode(f.target) is not None]

@@ -1,0 +1,268 @@
+"""The data model: plain, frozen facts about a process tree, and what was concluded from them.
+
+A :class:`Snapshot` is everything the observers saw at one moment (kernel facts from /proc, Python
+stacks from py-spy).  It is plain data: :func:`dump` and :func:`load` turn it into JSON and
+back, so the rules in ``mpdoctor.diagnose`` are tested on recorded snapshots without any process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import sys
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+#: version of the snapshot file format and of the JSON report (``"schema"``)
+SCHEMA = 1
+
+
+class WaitKind(str, enum.Enum):
+    """What a thread is doing, as the kernel shows it."""
+
+    RUNNING = "running"  # on a CPU, or runnable
+    SLEEP = "sleep"  # nanosleep: ends by itself
+    CHILD = "child"  # wait4/waitid: waits for a child to exit
+    READ = "read"  # read/recv on one fd
+    WRITE = "write"  # write/send on one fd
+    POLL = "poll"  # poll/select/epoll over several fds
+    FUTEX = "futex"  # a lock, semaphore, condition or thread join
+    SIGNAL = "signal"  # pause/sigsuspend: a signal may come from anywhere
+    ACCEPT = "accept"  # a listening socket: a connection may come from anywhere
+    OTHER = "other"  # another syscall, or stopped outside a syscall
+    UNKNOWN = "unknown"  # could not be read (permission, vanished)
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Role(str, enum.Enum):
+    """What a process is, as far as multiprocessing is concerned."""
+
+    MAIN = "main"  # the process mpdoctor started (or attached to)
+    CHILD = "child"  # any other process of the tree
+    RESOURCE_TRACKER = "resource_tracker"  # multiprocessing.resource_tracker
+    FORKSERVER = "forkserver"  # multiprocessing.forkserver: forks workers on request
+
+
+@dataclass(frozen=True)
+class PolledFd:
+    """One fd of a poll/select/epoll wait, and the direction it waits for."""
+
+    fd: int
+    want_read: bool = True
+    want_write: bool = False
+    target: str = ""  # what /proc/PID/fd/N points at, e.g. "pipe:[1234]"
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A thread's wait, decoded from /proc/PID/task/TID/syscall and resolved on demand."""
+
+    kind: WaitKind
+    syscall: str = ""
+    #: True when nothing but another thread or process can end the wait (no timeout)
+    indefinite: bool = False
+    fd: Optional[int] = None
+    target: str = ""  # READ/WRITE/ACCEPT: what the fd points at, e.g. "pipe:[1234]"
+    count: Optional[int] = None  # READ/WRITE: bytes asked for
+    pid: Optional[int] = None  # CHILD: the pid waited for; -1 any child; 0 or < -1 a group
+    address: Optional[int] = None  # FUTEX: address of the futex word
+    private: Optional[bool] = None  # FUTEX: FUTEX_PRIVATE_FLAG (only this process can wake it)
+    shared_key: str = ""  # FUTEX, not private: the shared mapping holding the word ("dev:inode")
+    fds: Tuple[PolledFd, ...] = ()  # POLL: the fds waited on (empty: not resolved)
+    epoll_fd: Optional[int] = None  # POLL via epoll: the epoll instance
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One Python frame (py-spy order: innermost first)."""
+
+    function: str
+    filename: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Thread:
+    tid: int
+    name: str = ""  # the Python thread name when known, else the kernel's comm
+    state: str = "?"  # R, S, D, Z, T ... from /proc/PID/task/TID/stat
+    wchan: str = ""
+    syscall: str = ""  # the raw /proc/PID/task/TID/syscall line
+    wait: Wait = field(default_factory=lambda: Wait(WaitKind.UNKNOWN))
+    runs: Optional[int] = None  # times scheduled (schedstat); unchanged = did not run
+    #: True when the thread did not run at all between two reads that enclose the resolution
+    #: of its wait: the facts recorded about it held together for that whole window
+    still: bool = False
+    frames: Tuple[Frame, ...] = ()
+    python_thread_id: Optional[int] = None  # threading.get_ident() as py-spy reports it
+
+
+@dataclass(frozen=True)
+class Process:
+    pid: int
+    ppid: int
+    pgid: int = 0
+    name: str = ""
+    state: str = "?"
+    cmdline: Tuple[str, ...] = ()
+    role: Role = Role.CHILD
+    threads: Tuple[Thread, ...] = ()
+    #: why no Python stacks were taken (not a Python process, py-spy missing or refused)
+    stack_error: str = ""
+
+    @property
+    def main_thread(self) -> Optional[Thread]:
+        for t in self.threads:
+            if t.tid == self.pid:
+                return t
+        return None
+
+
+@dataclass(frozen=True)
+class Holder:
+    pid: int
+    fd: int
+
+
+@dataclass(frozen=True)
+class Pipe:
+    """An anonymous pipe some blocked thread points at, and who holds its two ends."""
+
+    inode: int
+    pending: Optional[int] = None  # bytes written and not yet read (FIONREAD)
+    capacity: Optional[int] = None  # F_GETPIPE_SZ
+    readers: Tuple[Holder, ...] = ()
+    writers: Tuple[Holder, ...] = ()
+    #: an end is (or may be) held by a process outside the tree, e.g. the caller's terminal
+    outside: bool = False
+
+
+@dataclass(frozen=True)
+class SharedMapping:
+    """A shared memory mapping holding a futex word (a multiprocessing semaphore, say)."""
+
+    key: str  # "dev:inode"
+    path: str = ""
+    mappers: Tuple[int, ...] = ()  # pids of the tree that map it
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    root_pid: int
+    processes: Tuple[Process, ...]
+    pipes: Tuple[Pipe, ...] = ()
+    shared: Tuple[SharedMapping, ...] = ()
+    taken_at: float = 0.0
+    #: seconds between the two reads that set ``Thread.still``
+    window: float = 0.0
+    arch: str = ""
+    notes: Tuple[str, ...] = ()  # what could not be seen, and what it would have added
+    schema: int = SCHEMA
+
+    @functools.cached_property
+    def by_pid(self) -> Dict[int, Process]:
+        return {p.pid: p for p in self.processes}
+
+    @functools.cached_property
+    def pipe_by_inode(self) -> Dict[int, Pipe]:
+        return {p.inode: p for p in self.pipes}
+
+    @functools.cached_property
+    def shared_by_key(self) -> Dict[str, SharedMapping]:
+        return {m.key: m for m in self.shared}
+
+    def children_of(self, pid: int) -> Tuple[Process, ...]:
+        return tuple(p for p in self.processes if p.ppid == pid)
+
+    @property
+    def root(self) -> Optional[Process]:
+        return self.by_pid.get(self.root_pid)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One diagnosis: what is wrong, the evidence, and the fix."""
+
+    slug: str
+    severity: Severity
+    summary: str  # one line
+    evidence: Tuple[str, ...] = ()  # human-readable lines, most telling first
+    fix: str = ""
+    docs: str = ""  # docs page, relative to the project root
+    repro: str = ""  # a runnable reproducer of the fix, relative to the project root
+    pids: Tuple[int, ...] = ()  # the processes involved
+    data: Dict[str, Any] = field(default_factory=dict)  # the same evidence, machine-readable
+
+
+@dataclass(frozen=True)
+class Link:
+    """One step of a wait-for chain: thread (pid, tid) waits on something; ``text`` says what."""
+
+    pid: int
+    tid: int
+    text: str
+
+
+# --------------------------------------------------------------------------------------------
+# JSON encoding of the frozen dataclasses above (no third-party dependency, stable field names)
+
+
+def dump(obj: Any) -> Any:
+    """Turn a model object into JSON-ready data (dicts, lists, str, numbers)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: dump(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, (list, tuple, frozenset, set)):
+        return [dump(x) for x in obj]
+    if isinstance(obj, dict):
+        return {str(k): dump(v) for k, v in obj.items()}
+    return obj
+
+
+T = typing.TypeVar("T")
+
+
+def load(cls: type[T], data: Any) -> T:
+    """Inverse of :func:`dump` for a model class; unknown keys are ignored (newer writers)."""
+    return typing.cast(T, _load(cls, data))
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> Dict[str, Any]:
+    return typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
+
+
+def _load(tp: Any, data: Any) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Union:  # Optional[X]
+        if data is None:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _load(inner[0], data)
+    if origin in (tuple, Tuple):
+        return tuple(_load(args[0], x) for x in data)
+    if origin in (dict, Dict):
+        return dict(data)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp(data)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = _hints(tp)
+        kwargs = {}
+        for f in dataclasses.fields(tp):
+            if f.name in data:
+                kwargs[f.name] = _load(hints[f.name], data[f.name])
+        return tp(**kwargs)
+    if tp is Any:
+        return data
+    if tp is float and isinstance(data, int):
+        return float(data)
+    return data

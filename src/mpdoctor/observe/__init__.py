@@ -1,0 +1,1 @@
+"""Read-only views of a process tree: /proc, py-spy -> Snapshot."""

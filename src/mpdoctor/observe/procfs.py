@@ -1,0 +1,307 @@
+"""Small, tolerant readers of /proc.
+
+Every function here returns ``None`` (or an empty value) when the process or thread has gone,
+or the file cannot be read: processes vanish between two reads all the time, and that is never
+an error.  Reads use ``os.open``/``os.read`` because the watchdog makes hundreds of them a second.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+import termios
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+PROC = "/proc"
+F_GETPIPE_SZ = 1032  # fcntl.F_GETPIPE_SZ exists only from Python 3.10
+
+
+def read_bytes(path: str, size: int = 4096, whole: bool = True) -> Optional[bytes]:
+    """Read a /proc file.  seq_file-backed files (maps, fdinfo, children) hand out about a page
+    per read, so ``whole`` reads until end of file; one-line files (syscall, schedstat, stat)
+    fit in one read of ``size`` bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        chunk = os.read(fd, size)
+        if not whole or not chunk:
+            return chunk
+        chunks = [chunk]
+        while True:
+            chunk = os.read(fd, max(size, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def read_text(path: str, size: int = 4096, whole: bool = True) -> Optional[str]:
+    data = read_bytes(path, size, whole)
+    return None if data is None else data.decode("utf-8", "replace")
+
+
+def listdir_ints(path: str) -> List[int]:
+    try:
+        return [int(n) for n in os.listdir(path) if n.isdigit()]
+    except OSError:
+        return []
+
+
+def readlink(path: str) -> Optional[str]:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True)
+class Stat:
+    """The fields of /proc/PID/stat (or .../task/TID/stat) that mpdoctor uses."""
+
+    pid: int
+    comm: str
+    state: str
+    ppid: int
+    pgrp: int
+    session: int
+    utime: int
+    stime: int
+
+
+def parse_stat(text: str) -> Optional[Stat]:
+    """Parse a stat line.  The command name sits in parentheses and may itself contain spaces
+    and parentheses (``a) b``), so it is everything between the first ``(`` and the last ``)``.
+    """
+    try:
+        open_ = text.index("(")
+        close = text.rindex(")")
+        pid = int(text[:open_].strip())
+        comm = text[open_ + 1:close]
+        rest = text[close + 1:].split()
+        return Stat(pid=pid, comm=comm, state=rest[0], ppid=int(rest[1]), pgrp=int(rest[2]),
+                    session=int(rest[3]), utime=int(rest[11]), stime=int(rest[12]))
+    except (ValueError, IndexError):
+        return None
+
+
+def stat(pid: int, tid: Optional[int] = None) -> Optional[Stat]:
+    path = f"{PROC}/{pid}/stat" if tid is None else f"{PROC}/{pid}/task/{tid}/stat"
+    text = read_text(path, 1024, whole=False)
+    return None if text is None else parse_stat(text)
+
+
+def parse_schedstat(text: str) -> Optional[int]:
+    """Times the task was scheduled onto a CPU (third field): unchanged means it did not run."""
+    parts = text.split()
+    try:
+        return int(parts[2])
+    except (IndexError, ValueError):
+        return None
+
+
+def tasks(pid: int) -> List[int]:
+    return listdir_ints(f"{PROC}/{pid}/task")
+
+
+def syscall_line(pid: int, tid: int) -> Optional[str]:
+    return read_text(f"{PROC}/{pid}/task/{tid}/syscall", 256, whole=False)
+
+
+def run_count(pid: int, tid: int) -> Optional[int]:
+    text = read_text(f"{PROC}/{pid}/task/{tid}/schedstat", 128, whole=False)
+    return None if text is None else parse_schedstat(text)
+
+
+def parse_children(text: str) -> List[int]:
+    return [int(x) for x in text.split() if x.isdigit()]
+
+
+def children(pid: int, tid: int) -> Optional[List[int]]:
+    """Children forked by one thread (needs CONFIG_PROC_CHILDREN; ``None`` if unavailable)."""
+    text = read_text(f"{PROC}/{pid}/task/{tid}/children")
+    return None if text is None else parse_children(text)
+
+
+def wchan(pid: int, tid: int) -> str:
+    text = read_text(f"{PROC}/{pid}/task/{tid}/wchan", 128, whole=False)
+    return "" if not text or text == "0" else text.strip()
+
+
+def cmdline(pid: int) -> Tuple[str, ...]:
+    data = read_bytes(f"{PROC}/{pid}/cmdline")
+    if not data:
+        return ()
+    return tuple(x.decode("utf-8", "replace") for x in data.rstrip(b"\0").split(b"\0"))
+
+
+def fd_target(pid: int, fd: int) -> Optional[str]:
+    return readlink(f"{PROC}/{pid}/fd/{fd}")
+
+
+def fds(pid: int) -> Optional[Dict[int, str]]:
+    """Every fd of a process and what it points at; ``None`` when the table cannot be read."""
+    base = f"{PROC}/{pid}/fd"
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return None
+    out: Dict[int, str] = {}
+    for name in names:
+        target = readlink(f"{base}/{name}")
+        if target is not None and name.isdigit():
+            out[int(name)] = target
+    return out
+
+
+def parse_fdinfo_flags(text: str) -> Optional[int]:
+    for line in text.splitlines():
+        if line.startswith("flags:"):
+            try:
+                return int(line.split()[1], 8)
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+def fd_flags(pid: int, fd: int) -> Optional[int]:
+    text = read_text(f"{PROC}/{pid}/fdinfo/{fd}")
+    return None if text is None else parse_fdinfo_flags(text)
+
+
+def parse_epoll_targets(text: str) -> List[Tuple[int, int]]:
+    """``(fd, events)`` of each fd registered in an epoll instance's fdinfo."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("tfd:"):
+            parts = line.split()
+            try:
+                fd = int(parts[1])
+                events = int(parts[parts.index("events:") + 1], 16)
+            except (IndexError, ValueError):
+                continue
+            out.append((fd, events))
+    return out
+
+
+def epoll_targets(pid: int, epfd: int) -> Optional[List[Tuple[int, int]]]:
+    text = read_text(f"{PROC}/{pid}/fdinfo/{epfd}", 65536)
+    return None if text is None else parse_epoll_targets(text)
+
+
+def read_memory(pid: int, address: int, size: int) -> Optional[bytes]:
+    """Read another process's memory (needs the same permission as ptrace)."""
+    if size <= 0 or size > 1 << 20:
+        return None
+    try:
+        fd = os.open(f"{PROC}/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        data = os.pread(fd, size, address)
+        return data if len(data) == size else None
+    except (OSError, OverflowError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def parse_pollfds(data: bytes) -> List[Tuple[int, int]]:
+    """``(fd, events)`` for each ``struct pollfd {int fd; short events; short revents;}``."""
+    return [(fd, events & 0xFFFF) for fd, events, _ in struct.iter_unpack("ihh", data)]
+
+
+def parse_fdset(data: bytes, nfds: int) -> List[int]:
+    """The fds set in a ``fd_set`` bitmap of ``nfds`` bits."""
+    out = []
+    for fd in range(min(nfds, len(data) * 8)):
+        if data[fd // 8] >> (fd % 8) & 1:
+            out.append(fd)
+    return out
+
+
+@dataclass(frozen=True)
+class Mapping:
+    start: int
+    end: int
+    perms: str
+    dev: str
+    inode: int
+    path: str
+
+
+def parse_maps_line(line: str) -> Optional[Mapping]:
+    parts = line.split(maxsplit=5)
+    try:
+        lo, hi = parts[0].split("-")
+        return Mapping(int(lo, 16), int(hi, 16), parts[1], parts[3], int(parts[4]),
+                       parts[5].strip() if len(parts) > 5 else "")
+    except (IndexError, ValueError):
+        return None
+
+
+def mapping_at(pid: int, address: int) -> Optional[Mapping]:
+    text = read_text(f"{PROC}/{pid}/maps", 1 << 16)
+    if text is None:
+        return None
+    for line in text.splitlines():
+        m = parse_maps_line(line)
+        if m is not None and m.start <= address < m.end:
+            return m
+    return None
+
+
+def mapped_keys(pid: int) -> Optional[set]:
+    """``dev:inode`` of every shared file mapping of a process."""
+    text = read_text(f"{PROC}/{pid}/maps", 1 << 16)
+    if text is None:
+        return None
+    keys = set()
+    for line in text.splitlines():
+        m = parse_maps_line(line)
+        if m is not None and m.inode and len(m.perms) > 3 and m.perms[3] == "s":
+            keys.add(f"{m.dev}:{m.inode}")
+    return keys
+
+
+def pipe_levels(pid: int, fd: int) -> Tuple[Optional[int], Optional[int]]:
+    """``(bytes pending, capacity)`` of the pipe behind ``/proc/PID/fd/FD``.
+
+    The pipe is opened read-only and non-blocking through /proc and only measured
+    (``FIONREAD``), never read, so the program's data is left untouched.
+    """
+    try:
+        our = os.open(f"{PROC}/{pid}/fd/{fd}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None, None
+    try:
+        try:
+            buf = fcntl.ioctl(our, termios.FIONREAD, b"\0\0\0\0")
+            pending: Optional[int] = struct.unpack("i", buf)[0]
+        except OSError:
+            pending = None
+        try:
+            capacity: Optional[int] = fcntl.fcntl(our, F_GETPIPE_SZ)
+        except OSError:
+            capacity = None
+        return pending, capacity
+    finally:
+        os.close(our)
+
+
+def pipe_inode(target: str) -> Optional[int]:
+    """The inode of ``pipe:[1234]``; ``None`` for anything else."""
+    if target.startswith("pipe:[") and target.endswith("]"):
+        try:
+            return int(target[6:-1])
+        except ValueError:
+            return None
+    return None
+

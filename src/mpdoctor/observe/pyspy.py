@@ -1,0 +1,117 @@
+"""Python stacks of other processes, from ``py-spy dump --json``, many processes in parallel."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
+
+from mpdoctor.model import Frame
+
+#: how long one dump may take before it is abandoned (a dump normally takes ~15 ms)
+DUMP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class PyThread:
+    os_tid: int
+    name: str
+    thread_id: Optional[int]
+    frames: Tuple[Frame, ...]
+
+
+@dataclass
+class Dump:
+    pid: int
+    threads: List[PyThread] = field(default_factory=list)
+    error: str = ""  # why there are no stacks
+
+
+def find() -> Optional[str]:
+    """py-spy next to mpdoctor's interpreter (its own dependency), else on PATH."""
+    names = ["py-spy"]
+    for directory in (sysconfig.get_path("scripts"), os.path.dirname(sys.executable)):
+        if directory:
+            for name in names:
+                path = os.path.join(directory, name)
+                if os.access(path, os.X_OK):
+                    return path
+    return shutil.which("py-spy")
+
+
+def parse(pid: int, text: str) -> Dump:
+    """Parse the JSON py-spy prints for one process."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return Dump(pid, error="py-spy printed no JSON")
+    threads = []
+    for t in data if isinstance(data, list) else []:
+        frames = tuple(
+            Frame(function=str(f.get("name", "?")), filename=str(f.get("filename", "?")),
+                  line=int(f.get("line") or 0))
+            for f in t.get("frames") or ()
+        )
+        tid = t.get("os_thread_id")
+        if tid is None:
+            continue
+        threads.append(PyThread(os_tid=int(tid), name=str(t.get("thread_name") or ""),
+                                thread_id=t.get("thread_id"), frames=frames))
+    return Dump(pid, threads)
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            return line[len("Error: "):] if line.startswith("Error: ") else line
+    return ""
+
+
+def dump_one(exe: str, pid: int, started: Callable[[int], None], finished: Callable[[int], None],
+             timeout: float = DUMP_TIMEOUT) -> Dump:
+    try:
+        proc = subprocess.Popen([exe, "dump", "--json", "--pid", str(pid)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    except OSError as exc:
+        return Dump(pid, error=f"could not run py-spy: {exc}")
+    started(proc.pid)
+    try:
+        out, errout = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        return Dump(pid, error=f"py-spy did not answer within {timeout:.0f} s")
+    finally:
+        finished(proc.pid)
+    if proc.returncode != 0:
+        msg = _first_line(errout.decode("utf-8", "replace")) or f"py-spy exited {proc.returncode}"
+        return Dump(pid, error=msg)
+    return parse(pid, out.decode("utf-8", "replace"))
+
+
+class Dumper:
+    """Runs py-spy for many pids at once; remembers the pids of its own py-spy processes so
+    the supervisor never mistakes them for part of the watched tree."""
+
+    def __init__(self, exe: Optional[str] = None, workers: Optional[int] = None) -> None:
+        self.exe = exe if exe is not None else find()
+        self.workers = workers or max(4, 2 * (os.cpu_count() or 1))
+        self.helpers: Set[int] = set()
+
+    def dump(self, pids: Iterable[int]) -> Dict[int, Dump]:
+        pids = list(pids)
+        if self.exe is None:
+            return {p: Dump(p, error="py-spy is not installed") for p in pids}
+        exe = self.exe
+        with ThreadPoolExecutor(max_workers=min(self.workers, max(1, len(pids)))) as pool:
+            results = pool.map(
+                lambda p: dump_one(exe, p, self.helpers.add, self.helpers.discard), pids)
+            return {d.pid: d for d in results}

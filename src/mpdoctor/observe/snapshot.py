@@ -1,0 +1,275 @@
+"""Turn readings of a quiet tree into a :class:`~mpdoctor.model.Snapshot`.
+
+Only what a blocked thread points at is resolved: the fd it reads or writes (and, for a pipe,
+its fill level and who holds its two ends), the fds of a poll/select/epoll (read from the
+process's memory), the shared mapping a futex lives in, the child a ``wait4`` waits for.
+Fd tables and memory maps are cached per process and re-read only when one of its threads ran:
+a process whose threads did not run cannot have changed them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat as stat_mod
+import time
+from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+from mpdoctor.errors import SnapshotError
+from mpdoctor.model import (Holder, PolledFd, Pipe, Process, Role, SharedMapping, Snapshot,
+                            Thread, Wait, WaitKind, dump, load)
+from mpdoctor.observe import procfs, syscalls
+from mpdoctor.observe.pyspy import Dump
+from mpdoctor.observe.tree import Reading, TreeReader, moved
+
+EPOLLIN, EPOLLOUT = 0x1, 0x4
+RESOURCE_TRACKER_MARK = "from multiprocessing.resource_tracker import main"
+FORKSERVER_MARK = "from multiprocessing.forkserver import main"
+
+
+def role_of(pid: int, root_pid: int, cmd: Tuple[str, ...], parent_cmd: Tuple[str, ...]) -> Role:
+    if pid == root_pid:
+        return Role.MAIN
+    text = " ".join(cmd)
+    if RESOURCE_TRACKER_MARK in text:
+        return Role.RESOURCE_TRACKER
+    if FORKSERVER_MARK in text and FORKSERVER_MARK not in " ".join(parent_cmd):
+        return Role.FORKSERVER  # its workers are forks of it and share its command line
+    return Role.CHILD
+
+
+class Snapshotter:
+    """Builds snapshots of one tree; keeps per-process caches between calls."""
+
+    def __init__(self, root_pid: int, reader: TreeReader,
+                 outside_inodes: Iterable[int] = ()) -> None:
+        self.root_pid = root_pid
+        self.reader = reader
+        self.outside = set(outside_inodes)
+        self._fd_cache: Dict[int, Tuple[Tuple, Dict[int, str]]] = {}
+        self._maps_cache: Dict[int, Tuple[Tuple, Set[str]]] = {}
+        self.notes: List[str] = []
+
+    # -- per-process caches, keyed by how often each thread has run ---------------------------
+    @staticmethod
+    def _progress(reading: Reading, pid: int) -> Tuple:
+        return tuple((tid, reading.threads[(pid, tid)].runs) for tid in reading.tids.get(pid, ())
+                     if (pid, tid) in reading.threads)
+
+    def _fds(self, reading: Reading, pid: int) -> Optional[Dict[int, str]]:
+        key = self._progress(reading, pid)
+        cached = self._fd_cache.get(pid)
+        if cached is not None and cached[0] == key and all(r is not None for _, r in key):
+            return cached[1]
+        table = procfs.fds(pid)
+        if table is not None:
+            self._fd_cache[pid] = (key, table)
+        return table
+
+    def _maps(self, reading: Reading, pid: int) -> Optional[Set[str]]:
+        key = self._progress(reading, pid)
+        cached = self._maps_cache.get(pid)
+        if cached is not None and cached[0] == key and all(r is not None for _, r in key):
+            return cached[1]
+        keys = procfs.mapped_keys(pid)
+        if keys is not None:
+            self._maps_cache[pid] = (key, keys)
+        return keys
+
+    # -- resolution of one wait --------------------------------------------------------------
+    def _resolve(self, pid: int, line: str, wait: Wait) -> Wait:
+        if not wait.indefinite:
+            return wait
+        if wait.kind in (WaitKind.READ, WaitKind.WRITE, WaitKind.ACCEPT) and wait.fd is not None:
+            return _replace(wait, target=procfs.fd_target(pid, wait.fd) or "")
+        if wait.kind is WaitKind.POLL:
+            return _replace(wait, fds=tuple(self._polled(pid, line, wait)))
+        if wait.kind is WaitKind.FUTEX and not wait.private and wait.address is not None:
+            m = procfs.mapping_at(pid, wait.address)
+            if m is None:
+                return wait
+            if len(m.perms) > 3 and m.perms[3] == "p":
+                # a futex in private memory is keyed by the address space: only this process
+                return _replace(wait, private=True)
+            return _replace(wait, shared_key=f"{m.dev}:{m.inode}")
+        return wait
+
+    def _polled(self, pid: int, line: str, wait: Wait) -> List[PolledFd]:
+        _, args = syscalls.parse_line(line)
+        pairs: List[Tuple[int, bool, bool]] = []
+        if wait.epoll_fd is not None:
+            for fd, events in procfs.epoll_targets(pid, wait.epoll_fd) or ():
+                pairs.append((fd, bool(events & EPOLLIN), bool(events & EPOLLOUT)))
+        elif wait.syscall in ("poll", "ppoll") and len(args) >= 2:
+            n = args[1]
+            data = procfs.read_memory(pid, args[0], 8 * n) if 0 < n <= 4096 else None
+            for fd, events in procfs.parse_pollfds(data or b""):
+                if fd >= 0:
+                    pairs.append((fd, bool(events & (syscalls.POLLIN | syscalls.POLLPRI)),
+                                  bool(events & syscalls.POLLOUT)))
+        elif wait.syscall in ("select", "pselect6") and len(args) >= 3:
+            nfds = args[0]
+            size = ((nfds + 63) // 64) * 8
+            wanted: Dict[int, List[bool]] = {}
+            for index, address in ((0, args[1]), (1, args[2])):
+                if address and 0 < nfds <= 65536:
+                    data = procfs.read_memory(pid, address, size) or b""
+                    for fd in procfs.parse_fdset(data, nfds):
+                        wanted.setdefault(fd, [False, False])[index] = True
+            pairs = [(fd, r, w) for fd, (r, w) in sorted(wanted.items())]
+        return [PolledFd(fd, r, w, procfs.fd_target(pid, fd) or "") for fd, r, w in pairs]
+
+    # -- the snapshot --------------------------------------------------------------------------
+    def take(self, before: Reading, now: Reading) -> Snapshot:
+        """Resolve what the blocked threads of ``now`` point at, then read the tree once more.
+
+        A thread is marked ``still`` only if it did not run from ``before`` to that last read:
+        then everything resolved about it held for the whole window.
+        """
+        arch = self.reader.arch
+        waits: Dict[Tuple[int, int], Wait] = {}
+        for key, tr in now.threads.items():
+            waits[key] = self._resolve(tr.pid, tr.line, tr.wait)
+
+        inodes: Set[int] = set()
+        for w in waits.values():
+            for target in [w.target] + [f.target for f in w.fds]:
+                inode = procfs.pipe_inode(target)
+                if inode is not None:
+                    inodes.add(inode)
+        shared_keys = {w.shared_key for w in waits.values() if w.shared_key}
+
+        readers: Dict[int, List[Holder]] = {i: [] for i in inodes}
+        writers: Dict[int, List[Holder]] = {i: [] for i in inodes}
+        mappers: Dict[str, List[int]] = {k: [] for k in shared_keys}
+        unreadable: List[int] = []
+        for pid in now.pids:
+            if inodes:
+                table = self._fds(now, pid)
+                if table is None:
+                    unreadable.append(pid)
+                    table = {}
+                for fd, target in table.items():
+                    inode = procfs.pipe_inode(target)
+                    if inode in readers:
+                        mode = _fd_mode(pid, fd)
+                        if mode is None:
+                            continue
+                        if mode[0]:
+                            readers[inode].append(Holder(pid, fd))
+                        if mode[1]:
+                            writers[inode].append(Holder(pid, fd))
+            if shared_keys:
+                keys = self._maps(now, pid) or set()
+                for shared_key in shared_keys & keys:
+                    mappers[shared_key].append(pid)
+
+        pipes = []
+        for inode in sorted(inodes):
+            holders = readers[inode] + writers[inode]
+            pending = capacity = None
+            for h in holders:
+                pending, capacity = procfs.pipe_levels(h.pid, h.fd)
+                if pending is not None:
+                    break
+            pipes.append(Pipe(inode, pending, capacity, tuple(readers[inode]),
+                              tuple(writers[inode]), outside=inode in self.outside))
+        shared = [SharedMapping(k, _mapping_path(mappers[k][0], k) if mappers[k] else "",
+                                tuple(mappers[k])) for k in sorted(shared_keys)]
+
+        after = self.reader.read()
+        window = after.at - before.at
+        notes = list(self.notes)
+        if unreadable:
+            notes.append(f"could not read the fd tables of {len(unreadable)} processes "
+                         f"({', '.join(map(str, unreadable[:5]))}): their pipes count as live")
+        if now.unreadable:
+            notes.append("some threads' syscalls could not be read (ptrace not permitted): "
+                         "they count as live, so no deadlock can be proven through them")
+
+        processes = []
+        cmdlines = {pid: procfs.cmdline(pid) for pid in now.pids}
+        for pid in now.pids:
+            st = procfs.stat(pid)
+            ppid = st.ppid if st else now.parent.get(pid, 0)
+            threads = []
+            for tid in now.tids[pid]:
+                found = now.threads.get((pid, tid))
+                if found is None:
+                    continue
+                tr = found
+                tst = procfs.stat(pid, tid)
+                still = not moved(before.threads.get((pid, tid)), tr) and \
+                    not moved(tr, after.threads.get((pid, tid)))
+                threads.append(Thread(
+                    tid=tid, name=tst.comm if tst else "", state=tst.state if tst else "?",
+                    wchan=procfs.wchan(pid, tid), syscall=tr.line, wait=waits[(pid, tid)],
+                    runs=tr.runs, still=still))
+            processes.append(Process(
+                pid=pid, ppid=ppid, pgid=st.pgrp if st else 0, name=st.comm if st else "",
+                state=st.state if st else "?", cmdline=cmdlines[pid],
+                role=role_of(pid, self.root_pid, cmdlines[pid], cmdlines.get(ppid, ())),
+                threads=tuple(threads)))
+        return Snapshot(root_pid=self.root_pid, processes=tuple(processes), pipes=tuple(pipes),
+                        shared=tuple(shared), taken_at=time.time(), window=round(window, 4),
+                        arch=arch, notes=tuple(notes))
+
+
+def _replace(wait: Wait, **changes) -> Wait:
+    import dataclasses
+    return dataclasses.replace(wait, **changes)
+
+
+def _fd_mode(pid: int, fd: int) -> Optional[Tuple[bool, bool]]:
+    """(readable, writable) of an fd, from the permission bits of its /proc symlink."""
+    try:
+        mode = os.lstat(f"{procfs.PROC}/{pid}/fd/{fd}").st_mode
+    except OSError:
+        return None
+    return bool(mode & stat_mod.S_IRUSR), bool(mode & stat_mod.S_IWUSR)
+
+
+def _mapping_path(pid: int, key: str) -> str:
+    text = procfs.read_text(f"{procfs.PROC}/{pid}/maps", 1 << 16) or ""
+    for line in text.splitlines():
+        m = procfs.parse_maps_line(line)
+        if m is not None and f"{m.dev}:{m.inode}" == key:
+            return m.path
+    return ""
+
+
+def with_stacks(snapshot: Snapshot, dumps: Dict[int, Dump]) -> Snapshot:
+    """The same snapshot with each thread's Python stack and name filled in from py-spy."""
+    import dataclasses
+    processes = []
+    for p in snapshot.processes:
+        d = dumps.get(p.pid)
+        if d is None:
+            processes.append(p)
+            continue
+        by_tid = {t.os_tid: t for t in d.threads}
+        threads = []
+        for t in p.threads:
+            py = by_tid.get(t.tid)
+            if py is not None:
+                t = dataclasses.replace(t, frames=py.frames, name=py.name or t.name,
+                                        python_thread_id=py.thread_id)
+            threads.append(t)
+        processes.append(dataclasses.replace(p, threads=tuple(threads), stack_error=d.error))
+    return dataclasses.replace(snapshot, processes=tuple(processes))
+
+
+def save(snapshot: Snapshot, path: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(dump(snapshot), f, indent=1)
+        f.write("\n")
+
+
+def load_file(path: str) -> Snapshot:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        return load(Snapshot, data)
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        raise SnapshotError(f"cannot read the snapshot {path!r}: {err}.",
+                            "Pass a file written by `mpdoctor check --save-snapshot`.") from err

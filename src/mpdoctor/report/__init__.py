@@ -1,0 +1,47 @@
+"""Rendering of a run's outcome: rich console text and JSON.  No logic, no printing here
+except in ``print_report``; the CLI decides where things go."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+from mpdoctor.diagnose import Diagnosis
+from mpdoctor.model import Snapshot
+
+
+@dataclass
+class Report:
+    """Everything a renderer needs, in one place."""
+
+    verdict: str  # "ok" | "failed" | "deadlock" | "timeout"
+    exit_code: int  # mpdoctor's own exit status
+    command: Tuple[str, ...] = ()
+    status: Optional[int] = None  # the script's exit code; -N when killed by signal N
+    diagnosis: Optional[Diagnosis] = None
+    snapshot: Optional[Snapshot] = None
+    duration: float = 0.0
+    proof_seconds: float = 0.0
+    timeout: Optional[float] = None
+    notes: List[str] = field(default_factory=list)
+    stopped: int = 0
+
+    @property
+    def findings(self):
+        return self.diagnosis.findings if self.diagnosis else ()
+
+
+def signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
+
+
+def status_text(status: Optional[int]) -> str:
+    if status is None:
+        return "did not end by itself"
+    if status < 0:
+        return f"was killed by {signal_name(-status)} (exit status {128 - status})"
+    return f"exited with status {status}"

@@ -1,0 +1,322 @@
+"""Start the script, watch it, and stop its whole tree when it is proven stuck or times out.
+
+* The script inherits mpdoctor's stdin, stdout and stderr as they are: its output passes through
+  byte for byte, with no copy and no added buffering.
+* It runs in its own process group; on a terminal, that group becomes the foreground group, so
+  Ctrl-C reaches the script first (as without mpdoctor).
+* mpdoctor is a child subreaper (``PR_SET_CHILD_SUBREAPER``): a descendant that double-forks or
+  calls ``setsid`` is re-parented to mpdoctor, so it stays in view and is stopped with the rest.
+* The script gets ``PR_SET_PDEATHSIG``: if mpdoctor is killed, the script is killed too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import os
+import select
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Set
+
+from mpdoctor.diagnose import Diagnosis, diagnose
+from mpdoctor.model import Snapshot
+from mpdoctor.observe import procfs
+from mpdoctor.observe.pyspy import Dumper
+from mpdoctor.observe.snapshot import Snapshotter, with_stacks
+from mpdoctor.observe.tree import TreeReader, own_children
+from mpdoctor.run.watch import Watchdog
+
+_ZOMBIE = procfs.Stat(0, "", "Z", 0, 0, 0, 0, 0)
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+#: after the script exits, how long what it leaves behind (multiprocessing's resource tracker
+#: finishing its cleanup, say) may take to end by itself before it is stopped
+LINGER = 2.0
+
+#: after SIGTERM/SIGHUP is forwarded, how long the script may take to end before it is killed
+TERM_GRACE = 5.0
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+             signal.SIGUSR2)
+
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+@dataclass
+class Outcome:
+    verdict: str  # "ok" | "failed" | "deadlock" | "timeout"
+    status: Optional[int] = None  # the script's exit code; -N if killed by signal N
+    diagnosis: Optional[Diagnosis] = None
+    snapshot: Optional[Snapshot] = None
+    started_at: float = 0.0  # time.time()
+    duration: float = 0.0  # seconds from start to the end of the script or the verdict
+    proof_seconds: float = 0.0  # time spent proving and collecting stacks
+    notes: List[str] = field(default_factory=list)
+    stopped: int = 0  # processes of the tree mpdoctor had to stop
+
+
+class Supervisor:
+    def __init__(self, argv: List[str], timeout: Optional[float] = None,
+                 env: Optional[Dict[str, str]] = None,
+                 dumper: Optional[Dumper] = None,
+                 on_snapshot: Optional[Callable[[Snapshot], None]] = None) -> None:
+        self.argv = argv
+        self.timeout = timeout
+        self.env = env
+        self.dumper = dumper or Dumper()
+        self.on_snapshot = on_snapshot
+        self.notes: List[str] = []
+        self.root_pid = 0
+        self._status: Optional[int] = None
+        self._wake_r = self._wake_w = -1
+        self._old_handlers: Dict[int, object] = {}
+        self._tty_fd: Optional[int] = None
+        self._pending_signals: List[int] = []
+
+    # -- setup and teardown --------------------------------------------------------------------
+    def _install_signals(self) -> None:
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self._wake_w)
+
+        def handler(signum, frame):  # noqa: ARG001 - the wakeup fd carries the signal number
+            pass
+
+        for sig in FORWARDED + (signal.SIGCHLD,):
+            self._old_handlers[sig] = signal.signal(sig, handler)
+
+    def _restore_signals(self) -> None:
+        for sig, old in self._old_handlers.items():
+            signal.signal(sig, old)  # type: ignore[arg-type]
+        signal.set_wakeup_fd(-1)
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+
+    def _spawn(self) -> subprocess.Popen:
+        def child_setup() -> None:
+            os.setpgid(0, 0)
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+        # the child starts with default dispositions for the signals mpdoctor catches
+        proc = subprocess.Popen(self.argv, env=self.env, close_fds=False,
+                                preexec_fn=child_setup)
+        try:
+            os.setpgid(proc.pid, proc.pid)  # also from here, as shells do: no race on the group
+        except OSError:
+            pass
+        self._foreground(proc.pid)
+        return proc
+
+    def _foreground(self, pgid: int) -> None:
+        """On an interactive terminal, hand the foreground to the script's group."""
+        for fd in (0, 1, 2):
+            try:
+                if os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp():
+                    break
+            except OSError:
+                continue
+        else:
+            return
+        old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        try:
+            os.tcsetpgrp(fd, pgid)
+            self._tty_fd = fd
+        except OSError:
+            pass
+        finally:
+            signal.signal(signal.SIGTTOU, old)
+
+    def _take_back_terminal(self) -> None:
+        if self._tty_fd is None:
+            return
+        old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        try:
+            os.tcsetpgrp(self._tty_fd, os.getpgrp())
+        except OSError:
+            pass
+        finally:
+            signal.signal(signal.SIGTTOU, old)
+            self._tty_fd = None
+
+    # -- the tree ------------------------------------------------------------------------------
+    def _tops(self) -> List[int]:
+        return [p for p in own_children() if p not in self.dumper.helpers]
+
+    def _reap(self) -> None:
+        for pid in self._tops():
+            try:
+                got, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                continue
+            if got == pid and pid == self.root_pid:
+                self._status = os.waitstatus_to_exitcode(status)
+
+    def stop_tree(self) -> int:
+        """SIGKILL every process of the tree until none is left; returns how many were hit.
+
+        Each round kills what is alive, then reaps: children of killed processes are
+        re-parented to mpdoctor (the subreaper) and are found in the next round."""
+        reader = TreeReader(self._tops)
+        hit: Set[int] = {p for p in reader.read().pids
+                         if (procfs.stat(p) or _ZOMBIE).state not in ("Z", "X")}
+        try:
+            os.killpg(self.root_pid, signal.SIGKILL)
+        except OSError:
+            pass
+        deadline = time.monotonic() + 10.0
+        while True:
+            self._reap()
+            pids = reader.read().pids
+            alive = [p for p in pids if (procfs.stat(p) or _ZOMBIE).state not in ("Z", "X")]
+            if not pids or time.monotonic() > deadline:
+                break
+            for pid in alive:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    hit.add(pid)
+                except OSError:
+                    pass
+            time.sleep(0.005)
+        return len(hit)
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self) -> Outcome:
+        if not _prctl(PR_SET_CHILD_SUBREAPER, 1):
+            self.notes.append("could not become a child subreaper: processes that detach "
+                              "(double fork, setsid) may escape the watch")
+        outside = {procfs.pipe_inode(t) for t in (procfs.fds(os.getpid()) or {}).values()}
+        outside.discard(None)
+        self._install_signals()
+        started_at = time.time()
+        t0 = time.monotonic()
+        try:
+            proc = self._spawn()
+        except BaseException:
+            self._restore_signals()
+            raise
+        self.root_pid = proc.pid
+        try:
+            outcome = self._watch(proc, outside, t0)  # type: ignore[arg-type]
+        finally:
+            self._take_back_terminal()
+            self._restore_signals()
+        outcome.started_at = started_at
+        outcome.notes = self.notes + outcome.notes
+        proc.returncode = outcome.status if outcome.status is not None else -9
+        return outcome
+
+    def _watch(self, proc: subprocess.Popen, outside: Set[int], t0: float) -> Outcome:
+        reader = TreeReader(self._tops)
+        snapshotter = Snapshotter(self.root_pid, reader, outside)
+        dog = Watchdog(self.root_pid, reader, snapshotter)
+        deadline = t0 + self.timeout if self.timeout is not None else None
+        term_deadline: Optional[float] = None
+        interrupts = 0
+        while True:
+            timeout = dog.interval
+            if deadline is not None:
+                timeout = max(0.0, min(timeout, deadline - time.monotonic()))
+            try:
+                ready, _, _ = select.select([self._wake_r], [], [], timeout)
+            except InterruptedError:
+                ready = [self._wake_r]
+            if ready:
+                for signum in self._drain_wakeups():
+                    if signum == signal.SIGCHLD:
+                        continue
+                    if signum == signal.SIGINT:
+                        interrupts += 1
+                    self._forward(signum)
+                    if signum in (signal.SIGTERM, signal.SIGHUP) or interrupts >= 2:
+                        if term_deadline is None:
+                            term_deadline = time.monotonic() + TERM_GRACE
+            self._reap()
+            if self._status is not None:
+                left = self._linger(reader)
+                stopped = self.stop_tree() if left else 0
+                notes = []
+                if stopped:
+                    notes.append(f"{stopped} processes of the script were still running "
+                                 f"{LINGER:g} s after it ended ({left}); mpdoctor stopped them")
+                verdict = "ok" if self._status == 0 else "failed"
+                return Outcome(verdict, self._status, duration=time.monotonic() - t0,
+                               notes=notes, stopped=stopped)
+            now = time.monotonic()
+            if term_deadline is not None and now >= term_deadline:
+                stopped = self.stop_tree()
+                self._reap()
+                status = self._status if self._status is not None else -signal.SIGKILL
+                return Outcome("failed", status, duration=now - t0, stopped=stopped,
+                               notes=["the script did not end after the signal was forwarded; "
+                                      "mpdoctor stopped its tree"])
+            proven = dog.poll()
+            if proven is not None:
+                return self._conclude("deadlock", proven, t0)
+            if deadline is not None and time.monotonic() >= deadline:
+                return self._conclude("timeout", dog.snapshot_now(), t0)
+
+    def _linger(self, reader: TreeReader) -> str:
+        """Let the processes the script left behind end by themselves; describe any that don't."""
+        deadline = time.monotonic() + LINGER
+        while True:
+            self._reap()
+            alive = [p for p in reader.read().pids
+                     if (procfs.stat(p) or _ZOMBIE).state not in ("Z", "X")]
+            if not alive:
+                return ""
+            if time.monotonic() >= deadline:
+                return ", ".join(f"{p}: {' '.join(procfs.cmdline(p))[:60]}" for p in alive[:5])
+            select.select([self._wake_r], [], [], 0.01)
+            self._drain_wakeups()
+
+    def _conclude(self, verdict: str, snapshot: Snapshot, t0: float) -> Outcome:
+        at = time.monotonic()
+        dumps = self.dumper.dump(p.pid for p in snapshot.processes if p.state != "Z")
+        if self.dumper.exe is None:
+            snapshot = _with_note(snapshot, "py-spy was not found: no Python stacks, so no user "
+                                            "code lines (install py-spy, a dependency of mpdoctor)")
+        snapshot = with_stacks(snapshot, dumps)
+        diagnosis = diagnose(snapshot)
+        if verdict == "timeout" and diagnosis.deadlock:
+            verdict = "deadlock"
+        if self.on_snapshot is not None:
+            self.on_snapshot(snapshot)
+        proof = time.monotonic() - at
+        stopped = self.stop_tree()
+        return Outcome(verdict, self._status, diagnosis=diagnosis, snapshot=snapshot,
+                       duration=at - t0, proof_seconds=proof, stopped=stopped)
+
+    def _drain_wakeups(self) -> List[int]:
+        out: List[int] = []
+        while True:
+            try:
+                data = os.read(self._wake_r, 512)
+            except (BlockingIOError, InterruptedError):
+                break
+            if not data:
+                break
+            out.extend(data)
+        return out
+
+    def _forward(self, signum: int) -> None:
+        """Pass a signal mpdoctor received on to the script's process group.  (On a terminal,
+        Ctrl-C goes straight to the script's foreground group and never reaches mpdoctor.)"""
+        try:
+            os.killpg(self.root_pid, signum)
+        except OSError:
+            pass
+
+
+def _with_note(snapshot: Snapshot, note: str) -> Snapshot:
+    return dataclasses.replace(snapshot, notes=snapshot.notes + (note,))

@@ -1,0 +1,78 @@
+"""The watchdog's decision: is the tree quiet enough to try a proof, and does the proof hold?
+
+Each poll costs one cheap :class:`~mpdoctor.observe.tree.Reading`.  A proof is attempted only when
+the script's main thread sat, without running, in a wait with no timeout across two consecutive
+readings, and the blocked state differs from the last one that did not prove anything (or a
+second has passed since).  The proof itself (``mpdoctor.diagnose.waitfor``) runs on a snapshot
+whose facts were all resolved inside a window in which the stuck threads never ran.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Optional, Tuple
+
+from mpdoctor.diagnose import waitfor
+from mpdoctor.model import Snapshot
+from mpdoctor.observe.snapshot import Snapshotter
+from mpdoctor.observe.tree import Reading, TreeReader, moved
+
+#: poll interval while the main thread is blocked (fast: a hang should be seen at once)
+FAST = 0.1
+#: poll interval while the main thread is busy (a hang cannot form without it blocking)
+SLOW = 0.25
+#: how soon a proof that failed is tried again on an unchanged blocked state
+RETRY = 1.0
+
+
+class Watchdog:
+    def __init__(self, root_pid: int, reader: TreeReader, snapshotter: Snapshotter) -> None:
+        self.root_pid = root_pid
+        self.reader = reader
+        self.snapshotter = snapshotter
+        self.prev: Optional[Reading] = None
+        self.last: Optional[Reading] = None
+        self._tried: Optional[Tuple] = None
+        self._tried_at = 0.0
+        self.attempts = 0
+        self.interval = FAST
+
+    def _root_blocked(self) -> bool:
+        from mpdoctor.observe import procfs, syscalls
+        line = procfs.syscall_line(self.root_pid, self.root_pid)
+        if line is None:
+            return True  # unreadable or gone: let the full reading decide
+        w = syscalls.decode(line, self.reader.arch)
+        return w.indefinite and w.kind not in waitfor.LIVE_KINDS
+
+    def poll(self) -> Optional[Snapshot]:
+        """One poll.  Returns a snapshot in which the main thread is proven stuck, else None."""
+        if not self._root_blocked():
+            # the main thread runs or waits with a timeout: no full reading needed
+            self.prev = None
+            self.interval = SLOW
+            return None
+        reading = self.reader.read()
+        prev, self.prev, self.last = self.prev, reading, reading
+        self.interval = FAST
+        if prev is None:
+            return None
+        root = reading.thread(self.root_pid)
+        if root is None or moved(prev.thread(self.root_pid), root):
+            return None
+        signature = tuple(sorted((k, t.line) for k, t in reading.threads.items()))
+        now = time.monotonic()
+        if signature == self._tried and now - self._tried_at < RETRY:
+            return None
+        self._tried, self._tried_at = signature, now
+        self.attempts += 1
+        snapshot = self.snapshotter.take(prev, reading)
+        if waitfor.build(snapshot).deadlocked:
+            return snapshot
+        return None
+
+    def snapshot_now(self) -> Snapshot:
+        """A snapshot at any moment (at ``--timeout``): two fresh readings bracket it."""
+        first = self.prev or self.reader.read()
+        second = self.reader.read()
+        return self.snapshotter.take(first, second)

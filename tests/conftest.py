@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REPRO = ROOT / "repro"
+PROGRAMS = Path(__file__).parent / "programs"
+FIXTURES = Path(__file__).parent / "fixtures"
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+START_METHODS = [m for m in ("fork", "spawn", "forkserver")
+                 if m in multiprocessing.get_all_start_methods()]
+
+DEADLOCK, TIMEOUT, USAGE, INTERNAL = 86, 87, 88, 89
+
+
+@pytest.fixture(autouse=True)
+def _plain_output(monkeypatch):
+    """Reports rendered in tests must not depend on the caller's terminal settings."""
+    for name in ("NO_COLOR", "FORCE_COLOR", "MPDOCTOR_TIMEOUT", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(params=START_METHODS)
+def start_method(request) -> str:
+    return request.param
+
+
+def pytest_sessionstart(session):
+    """Fail fast, with the fix, when this machine does not let a parent inspect its children."""
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                             stdin=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        line = None
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{child.pid}/syscall") as f:
+                    line = f.read()
+            except PermissionError:
+                line = None
+                break
+            if line.split()[0].isdigit():
+                break
+            time.sleep(0.01)
+    finally:
+        child.kill()
+        child.wait()
+    if line is None:
+        pytest.exit("cannot read /proc/PID/syscall of a child process: ptrace is not permitted "
+                    "here (set kernel.yama.ptrace_scope to 0 or 1, or run the container with "
+                    "--cap-add SYS_PTRACE)", returncode=1)
+
+
+def session_pids(sid: int) -> List[int]:
+    """Pids of every live process in session ``sid`` (zombies excluded)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                text = f.read()
+        except OSError:
+            continue
+        rest = text[text.rindex(")") + 2:].split()
+        if int(rest[3]) == sid and rest[0] not in ("Z", "X"):
+            out.append(int(name))
+    return out
+
+
+def kill_session(sid: int) -> List[int]:
+    left = session_pids(sid)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return left
+
+
+@dataclass
+class Run:
+    rc: int
+    stdout: bytes
+    stderr: str
+    report: Optional[dict]
+    duration: float
+
+    @property
+    def slugs(self) -> List[str]:
+        return [f["slug"] for f in (self.report or {}).get("findings", [])]
+
+
+def run_check(*args: str, tmp_path: Path, timeout: float = 120, stdin: Optional[bytes] = None,
+              json_report: bool = True, extra: Optional[List[str]] = None,
+              env: Optional[dict] = None) -> Run:
+    """Run ``mpdoctor check`` in a session of its own; afterwards nothing of that session may
+    remain (any leftover is killed by pid and fails the test)."""
+    report_path = tmp_path / f"report-{time.monotonic_ns()}.json"
+    cmd = [sys.executable, "-m", "mpdoctor", "check", *(extra or [])]
+    if json_report:
+        cmd += ["--json", str(report_path)]
+    cmd += list(args)
+    t0 = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE if stdin is not None else
+                            subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True, env=env)
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_session(proc.pid)
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"mpdoctor did not finish within {timeout} s: {err.decode()[-2000:]}")
+    duration = time.monotonic() - t0
+    left = kill_session(proc.pid)
+    assert not left, f"processes left running after mpdoctor exited: {left}"
+    report = json.loads(report_path.read_text()) if json_report and report_path.exists() else None
+    return Run(proc.returncode, out, err.decode("utf-8", "replace"), report, duration)
+
+
+def load_fixture(name: str):
+    from mpdoctor.observe.snapshot import load_file
+    return load_file(str(FIXTURES / name))

@@ -1,0 +1,94 @@
+import subprocess
+import sys
+
+import pytest
+
+from conftest import INTERNAL, PROGRAMS, ROOT, USAGE
+from mpdoctor import cli
+from mpdoctor.errors import UsageError
+
+
+def split(*argv):
+    return cli.split_check_args(cli.build_parser(), list(argv))
+
+
+def test_arguments_after_the_script_belong_to_it():
+    assert split("--timeout", "5", "s.py", "--timeout", "x", "-m") == (
+        ["--timeout", "5"], ["s.py", "--timeout", "x", "-m"])
+    assert split("-m", "pkg.mod", "--json", "a") == (["-m", "pkg.mod"], ["--json", "a"])
+    assert split("--json=r.json", "--", "-weird.py") == (["--json=r.json"], ["-weird.py"])
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "nan", "inf", ""])
+def test_bad_timeouts_say_where_they_came_from(value):
+    if value == "":
+        assert cli.parse_timeout(value, "MPDOCTOR_TIMEOUT") is None
+        return
+    with pytest.raises(UsageError) as err:
+        cli.parse_timeout(value, "MPDOCTOR_TIMEOUT")
+    assert "MPDOCTOR_TIMEOUT" in str(err.value) and "Example" in str(err.value)
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "mpdoctor", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["check", "no/such/script.py"], "does not exist"),
+    (["check", "tests"], "directory without __main__.py"),
+    (["check", sys.executable], "binary file"),
+    (["check", "--timeout", "soon", "x.py"], "--timeout"),
+    (["check", "--bogus", "x.py"], "unrecognized arguments"),
+    (["check"], "no script to run"),
+    (["check", "--python", "/bin/true", "x.py"], "Python 3"),
+    (["check", "-m"], "needs a MODULE"),
+])
+def test_bad_input_is_one_clear_paragraph(args, needle, tmp_path):
+    r = run(*args)
+    assert r.returncode == USAGE, r.stderr
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stderr.startswith("mpdoctor: error: ") and r.stderr.count("\n") == 1
+
+
+def test_shell_script_is_refused(tmp_path):
+    script = tmp_path / "run.sh"
+    script.write_text("#!/bin/sh\necho hi\n")
+    r = run("check", str(script))
+    assert r.returncode == USAGE and "not a Python script" in r.stderr
+
+
+def test_syntax_error_is_the_scripts_own(tmp_path):
+    script = tmp_path / "broken.py"
+    script.write_text("def f(:\n")
+    r = run("check", str(script))
+    assert r.returncode == 1
+    assert "SyntaxError" in r.stderr
+
+
+def test_environment_timeout_is_validated():
+    import os
+    env = dict(os.environ, MPDOCTOR_TIMEOUT="never")
+    r = run("check", str(PROGRAMS / "output.py"), env=env)
+    assert r.returncode == USAGE and "MPDOCTOR_TIMEOUT" in r.stderr
+
+
+def test_diagnose_a_saved_snapshot():
+    r = run("diagnose", "tests/fixtures/seed_fork.json")
+    assert r.returncode == 86
+    assert "join-before-drain" in r.stderr
+
+
+def test_diagnose_a_bad_snapshot(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    r = run("diagnose", str(bad))
+    assert r.returncode == USAGE and "cannot read the snapshot" in r.stderr
+
+
+def test_help_and_version():
+    assert run("--version").stdout.startswith("mpdoctor ")
+    r = run("check", "--help")
+    assert r.returncode == 0 and "86 = deadlock proven" in r.stdout
+    assert INTERNAL == 89

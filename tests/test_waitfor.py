@@ -1,0 +1,145 @@
+"""The proof, on recorded snapshots and on small hand-made ones (no processes involved)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from conftest import load_fixture
+from mpdoctor.diagnose import diagnose, waitfor
+from mpdoctor.model import (Holder, Pipe, Process, Role, Snapshot, Thread, Wait, WaitKind)
+
+SEEDS = ["seed_fork.json", "seed_spawn.json", "seed_forkserver.json"]
+
+
+def _replace_thread(snap: Snapshot, pred, **changes) -> Snapshot:
+    procs = []
+    for p in snap.processes:
+        threads = tuple(dataclasses.replace(t, **changes) if pred(p, t) else t for t in p.threads)
+        procs.append(dataclasses.replace(p, threads=threads))
+    return dataclasses.replace(snap, processes=tuple(procs))
+
+
+@pytest.mark.parametrize("name", SEEDS)
+def test_seed_snapshots_are_proven_deadlocks(name):
+    g = waitfor.build(load_fixture(name))
+    assert g.deadlocked
+    # every thread of the script's processes is stuck; the resource tracker too (it only reads)
+    for p in g.snapshot.processes:
+        if p.state != "Z" and p.role is not Role.FORKSERVER:
+            assert all(g.is_stuck(p.pid, t.tid) for t in p.threads), p.pid
+
+
+@pytest.mark.parametrize("name", SEEDS)
+def test_chain_is_a_closed_cycle_through_the_main_thread(name):
+    snap = load_fixture(name)
+    g = waitfor.build(snap)
+    nodes = waitfor.chain(g)
+    assert nodes[0] == nodes[-1] == ("t", snap.root_pid, snap.root_pid)
+    # each step waits on the next one
+    for a, b in zip(nodes, nodes[1:]):
+        assert b in g.wakers[a] or ("p", b[1]) in g.wakers[a]
+
+
+@pytest.mark.parametrize("name", SEEDS)
+def test_a_writer_that_moved_breaks_the_proof(name):
+    snap = load_fixture(name)
+    moving = _replace_thread(snap, lambda p, t: t.wait.kind is WaitKind.WRITE, still=False)
+    assert waitfor.build(snap).deadlocked
+    assert not waitfor.build(moving).deadlocked
+
+
+@pytest.mark.parametrize("name", SEEDS)
+def test_a_pipe_connected_outside_breaks_the_proof(name):
+    snap = load_fixture(name)
+    outside = dataclasses.replace(
+        snap, pipes=tuple(dataclasses.replace(p, outside=True) for p in snap.pipes))
+    assert not waitfor.build(outside).deadlocked
+
+
+def test_sleeping_child_is_not_a_deadlock():
+    snap = load_fixture("child_sleeps_fork.json")
+    d = diagnose(snap)
+    assert not d.deadlock and not d.findings
+    assert any("sleep" in link.text for link in d.movable)
+
+
+# --- hand-made snapshots -------------------------------------------------------------------
+
+def thread(tid, kind, **wait):
+    wait.setdefault("indefinite", True)
+    return Thread(tid=tid, state="S", wait=Wait(kind, **wait), still=True)
+
+
+def proc(pid, ppid, *threads, role=Role.CHILD):
+    return Process(pid=pid, ppid=ppid, state="S", role=role, threads=tuple(threads))
+
+
+def test_lock_taken_twice_in_a_single_thread_is_stuck():
+    snap = Snapshot(root_pid=10, processes=(
+        proc(10, 1, thread(10, WaitKind.FUTEX, syscall="futex", private=True), role=Role.MAIN),))
+    d = diagnose(snap)
+    assert d.deadlock
+    assert [f.slug for f in d.findings] == ["unexplained-deadlock"]
+
+
+def test_a_second_thread_that_runs_can_release_the_lock():
+    snap = Snapshot(root_pid=10, processes=(proc(
+        10, 1, thread(10, WaitKind.FUTEX, syscall="futex", private=True),
+        Thread(tid=11, state="R", wait=Wait(WaitKind.RUNNING)), role=Role.MAIN),))
+    assert not diagnose(snap).deadlock
+
+
+def test_timed_waits_are_never_stuck():
+    snap = Snapshot(root_pid=10, processes=(proc(
+        10, 1, thread(10, WaitKind.FUTEX, syscall="futex", private=True, indefinite=False),
+        role=Role.MAIN),))
+    assert not diagnose(snap).deadlock
+
+
+def test_reader_with_a_live_writer_is_not_stuck():
+    pipe = Pipe(inode=5, pending=0, capacity=65536, readers=(Holder(10, 3),),
+                writers=(Holder(11, 4),))
+    snap = Snapshot(root_pid=10, pipes=(pipe,), processes=(
+        proc(10, 1, thread(10, WaitKind.READ, syscall="read", fd=3, target="pipe:[5]"),
+             role=Role.MAIN),
+        proc(11, 10, Thread(tid=11, state="S", wait=Wait(WaitKind.SLEEP, "nanosleep"),
+                            still=True))))
+    assert not diagnose(snap).deadlock
+
+
+def test_reader_whose_only_writer_is_itself_is_stuck():
+    # the parent kept its own copy of the write end and reads after the child has exited
+    pipe = Pipe(inode=5, pending=0, capacity=65536, readers=(Holder(10, 3),),
+                writers=(Holder(10, 4),))
+    snap = Snapshot(root_pid=10, pipes=(pipe,), processes=(
+        proc(10, 1, thread(10, WaitKind.READ, syscall="read", fd=3, target="pipe:[5]"),
+             role=Role.MAIN),))
+    d = diagnose(snap)
+    assert d.deadlock
+    assert d.chain[0].pid == 10
+
+
+def test_waiting_for_a_forkserver_worker_means_waiting_for_the_worker():
+    sentinel = Pipe(inode=7, pending=0, readers=(Holder(10, 11),), writers=(Holder(20, 5),))
+    from mpdoctor.model import PolledFd
+    main = proc(10, 1, thread(10, WaitKind.POLL, syscall="poll",
+                              fds=(PolledFd(11, True, False, "pipe:[7]"),)), role=Role.MAIN)
+    server = proc(20, 10, Thread(tid=20, state="S", still=True,
+                                 wait=Wait(WaitKind.POLL, "epoll_wait", indefinite=True)),
+                  role=Role.FORKSERVER)
+    stuck_worker = proc(21, 20, thread(21, WaitKind.FUTEX, syscall="futex", private=True))
+    snap = Snapshot(root_pid=10, pipes=(sentinel,), processes=(main, server, stuck_worker))
+    assert diagnose(snap).deadlock
+    sleeping_worker = proc(21, 20, Thread(tid=21, state="S", still=True,
+                                          wait=Wait(WaitKind.SLEEP, "clock_nanosleep")))
+    snap2 = dataclasses.replace(snap, processes=(main, server, sleeping_worker))
+    assert not diagnose(snap2).deadlock
+
+
+def test_a_zombie_child_means_the_wait_will_end():
+    snap = Snapshot(root_pid=10, processes=(
+        proc(10, 1, thread(10, WaitKind.CHILD, syscall="wait4", pid=11), role=Role.MAIN),
+        dataclasses.replace(proc(11, 10, Thread(tid=11, state="Z")), state="Z")))
+    assert not diagnose(snap).deadlock
