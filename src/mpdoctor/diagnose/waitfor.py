@@ -36,6 +36,8 @@ Node = Union[TNode, PNode]
 LIVE_KINDS = {WaitKind.RUNNING, WaitKind.SLEEP, WaitKind.SIGNAL, WaitKind.ACCEPT,
               WaitKind.OTHER, WaitKind.UNKNOWN}
 DEAD_THREAD_STATES = {"Z", "X", "x"}
+RUNNING = "running"
+MOVED = "ran during the observation window"
 
 
 def tnode(pid: int, tid: int) -> TNode:
@@ -121,9 +123,7 @@ def wakers_of(snapshot: Snapshot, proc: Process, thread: Thread) -> Tuple[Option
     string says why (for the record)."""
     w: Wait = thread.wait
     if thread.state in ("R",) or w.kind is WaitKind.RUNNING:
-        return None, "running"
-    if not thread.still:
-        return None, "ran during the observation window"
+        return None, RUNNING
     if thread.state in ("D", "T", "t"):
         return None, {"D": "in uninterruptible I/O", "T": "stopped",
                       "t": "being traced"}[thread.state]
@@ -131,6 +131,8 @@ def wakers_of(snapshot: Snapshot, proc: Process, thread: Thread) -> Tuple[Option
         return None, f"{w.kind.value} ({w.syscall or 'no syscall'})"
     if not w.indefinite:
         return None, f"waits with a timeout ({w.syscall})"
+    if not thread.still:
+        return None, MOVED
     if w.kind is WaitKind.CHILD:
         kids = snapshot.children_of(proc.pid)
         if w.pid is not None and w.pid > 0:

@@ -9,6 +9,7 @@ a process whose threads did not run cannot have changed them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat as stat_mod
@@ -216,7 +217,6 @@ class Snapshotter:
 
 
 def _replace(wait: Wait, **changes) -> Wait:
-    import dataclasses
     return dataclasses.replace(wait, **changes)
 
 
@@ -240,7 +240,6 @@ def _mapping_path(pid: int, key: str) -> str:
 
 def with_stacks(snapshot: Snapshot, dumps: Dict[int, Dump]) -> Snapshot:
     """The same snapshot with each thread's Python stack and name filled in from py-spy."""
-    import dataclasses
     processes = []
     for p in snapshot.processes:
         d = dumps.get(p.pid)

@@ -10,10 +10,11 @@ whose facts were all resolved inside a window in which the stuck threads never r
 from __future__ import annotations
 
 import time
-from typing import Optional, Tuple
+from typing import Optional, Set, Tuple
 
 from mpdoctor.diagnose import waitfor
 from mpdoctor.model import Snapshot
+from mpdoctor.observe import procfs, syscalls
 from mpdoctor.observe.snapshot import Snapshotter
 from mpdoctor.observe.tree import Reading, TreeReader, moved
 
@@ -34,11 +35,12 @@ class Watchdog:
         self.last: Optional[Reading] = None
         self._tried: Optional[Tuple] = None
         self._tried_at = 0.0
+        #: threads that broke the last proof only because they were running or had just run
+        self._movers: Set[Tuple[int, int]] = set()
         self.attempts = 0
         self.interval = FAST
 
     def _root_blocked(self) -> bool:
-        from mpdoctor.observe import procfs, syscalls
         line = procfs.syscall_line(self.root_pid, self.root_pid)
         if line is None:
             return True  # unreadable or gone: let the full reading decide
@@ -62,13 +64,18 @@ class Watchdog:
             return None
         signature = tuple(sorted((k, t.line) for k, t in reading.threads.items()))
         now = time.monotonic()
-        if signature == self._tried and now - self._tried_at < RETRY:
-            return None
+        settled = any(not moved(prev.threads.get(k), reading.threads.get(k))
+                      for k in self._movers)
+        if signature == self._tried and now - self._tried_at < RETRY and not settled:
+            return None  # the same waits as the last failed proof, and nothing has settled
         self._tried, self._tried_at = signature, now
         self.attempts += 1
         snapshot = self.snapshotter.take(prev, reading)
-        if waitfor.build(snapshot).deadlocked:
+        graph = waitfor.build(snapshot)
+        if graph.deadlocked:
             return snapshot
+        self._movers = {(n[1], n[2]) for n, why in graph.live_reason.items()
+                        if why in (waitfor.RUNNING, waitfor.MOVED)}
         return None
 
     def snapshot_now(self) -> Snapshot:
