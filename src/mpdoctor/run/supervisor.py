@@ -208,6 +208,9 @@ class Supervisor:
         self.root_pid = proc.pid
         try:
             outcome = self._watch(proc, outside, t0)  # type: ignore[arg-type]
+        except BaseException:
+            self.stop_tree()  # whatever went wrong in mpdoctor, the script's tree goes too
+            raise
         finally:
             self._take_back_terminal()
             self._restore_signals()
