@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from mpdoctor.model import Wait
 from mpdoctor.observe import procfs, syscalls
@@ -50,11 +50,15 @@ class TreeReader:
 
     ``tops`` returns the pids at the top of the tree (the script, plus any orphan that was
     re-parented to mpdoctor as child subreaper); everything below them is part of the tree.
+    ``ignore`` holds thread ids left out of every reading: the watchdog's own threads when it
+    runs inside the watched process (the pytest plugin), which would otherwise always look busy.
     """
 
-    def __init__(self, tops: Callable[[], Iterable[int]], arch: Optional[str] = None) -> None:
+    def __init__(self, tops: Callable[[], Iterable[int]], arch: Optional[str] = None,
+                 ignore: Optional[Set[int]] = None) -> None:
         self.tops = tops
         self.arch = arch or syscalls.machine()
+        self.ignore: Set[int] = ignore if ignore is not None else set()
         self._children: Dict[Key, Tuple[Optional[int], List[int]]] = {}
         self._tids: Dict[int, List[int]] = {}
 
@@ -66,7 +70,7 @@ class TreeReader:
             pid, ppid = stack.pop()
             if pid in reading.tids:
                 continue
-            tids = procfs.tasks(pid)
+            tids = [t for t in procfs.tasks(pid) if t not in self.ignore]
             if not tids:
                 continue  # gone, or reaped meanwhile
             reading.tids[pid] = tids
