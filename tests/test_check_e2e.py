@@ -138,3 +138,17 @@ def test_module_mode(tmp_path):
     run = run_check("-m", "json.tool", "--sort-keys", tmp_path=tmp_path, stdin=b'{"b": 1, "a": 2}')
     assert run.rc == 0, run.stderr
     assert run.stdout.split() == [b"{", b'"a":', b"2,", b'"b":', b"1", b"}"]
+
+
+def test_get_on_empty_queue_in_the_main_thread(tmp_path):
+    run = run_check(str(PROGRAMS / "empty_get.py"), tmp_path=tmp_path)
+    assert run.rc == DEADLOCK, run.stderr
+    assert run.slugs == ["get-without-producer"]
+    assert run.stdout == b"waiting\n"
+
+
+def test_producer_that_dies_before_putting(start_method, tmp_path):
+    run = run_check(str(PROGRAMS / "producer_dies.py"), start_method, tmp_path=tmp_path)
+    assert run.rc == DEADLOCK, run.stderr
+    assert run.slugs == ["get-without-producer"]
+    assert "ValueError: the producer fails" in run.stderr  # the child's own traceback first

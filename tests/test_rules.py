@@ -45,3 +45,24 @@ def test_join_before_drain_without_python_stacks(name):
     assert f.data["joiner"]["site"] is None
     assert any("join line is unknown" in e for e in f.evidence)
 
+
+
+@pytest.mark.parametrize("name", ["producer_dies_fork.json", "producer_dies_spawn.json"])
+def test_get_without_producer(name):
+    snap = load_fixture(name)
+    d = diagnose(snap)
+    assert d.deadlock
+    [f] = d.findings
+    assert f.slug == "get-without-producer"
+    assert f.data["reader"]["pid"] == snap.root_pid
+    assert f.data["reader"]["call"] == "Queue.get()"
+    assert f.data["reader"]["site"].endswith("tests/programs/producer_dies.py:16")
+    assert f.data["writers"] == [snap.root_pid]  # only the reader itself holds the write end
+    assert len(f.data["dead_children"]) == 1
+    assert any("exited with status 1" in e for e in f.evidence)
+
+
+def test_seed_is_not_mistaken_for_get_without_producer():
+    # the resource tracker reads a pipe nobody writes to any more, but it is library code
+    d = diagnose(load_fixture("seed_spawn.json"))
+    assert [f.slug for f in d.findings] == ["join-before-drain"]

@@ -116,6 +116,8 @@ class Process:
     threads: Tuple[Thread, ...] = ()
     #: why no Python stacks were taken (not a Python process, py-spy missing or refused)
     stack_error: str = ""
+    #: a zombie's exit: its exit code, or -N if it was killed by signal N
+    exit_status: Optional[int] = None
 
     @property
     def main_thread(self) -> Optional[Thread]:

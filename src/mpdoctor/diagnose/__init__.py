@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Callable, List, Tuple
 
 from mpdoctor.diagnose import describe as describe_mod
-from mpdoctor.diagnose import join_before_drain, waitfor
+from mpdoctor.diagnose import get_without_producer, join_before_drain, waitfor
 from mpdoctor.model import Finding, Link, Severity, Snapshot
 
 Rule = Callable[[waitfor.Graph], List[Finding]]
 
 #: every rule, most specific first
-RULES: Tuple[Rule, ...] = (join_before_drain.check,)
+RULES: Tuple[Rule, ...] = (join_before_drain.check, get_without_producer.check)
 
 UNEXPLAINED = "unexplained-deadlock"
 
@@ -61,11 +61,12 @@ def diagnose(snapshot: Snapshot) -> Diagnosis:
 def unexplained(g: waitfor.Graph, chain: Tuple[Link, ...]) -> Finding:
     """The honest fallback: the deadlock is proven, but no rule knows its shape."""
     pids = tuple(sorted({pid for pid, _ in ((p, t) for _, p, t in g.stuck)}))
+    cycle = len(chain) > 1 and (chain[0].pid, chain[0].tid) == (chain[-1].pid, chain[-1].tid)
     return Finding(
         slug=UNEXPLAINED, severity=Severity.ERROR,
         summary=(f"{len(g.stuck)} threads in {len(pids)} processes wait on each other and "
                  f"none can ever move again; no known pattern matches"),
-        evidence=tuple(link.text for link in chain),
+        evidence=tuple(link.text for link in (chain[:-1] if cycle else chain)),
         fix=("Read the wait-for chain and the stacks below: each thread waits for the next. "
              "Break the cycle at the wait that should have had a timeout or a different order."),
         docs="docs/diagnoses/unexplained-deadlock.md", pids=pids)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.waitfor import pipe_of
@@ -29,6 +29,25 @@ def who(snapshot: Snapshot, pid: int) -> str:
     label = {Role.MAIN: "main process", Role.CHILD: "child", Role.FORKSERVER: "forkserver",
              Role.RESOURCE_TRACKER: "resource tracker"}[p.role]
     return f"{label} {pid}"
+
+
+def exit_text(status: Optional[int]) -> str:
+    if status is None:
+        return "exited"
+    if status < 0:
+        import signal
+        try:
+            name = signal.Signals(-status).name
+        except ValueError:
+            name = f"signal {-status}"
+        return f"was killed by {name}"
+    return f"exited with status {status}"
+
+
+def dead_children(snapshot: Snapshot, pid: int) -> List[str]:
+    """``child 12 exited with status 1 (not yet joined)`` for each zombie child of ``pid``."""
+    return [f"{who(snapshot, c.pid)} {exit_text(c.exit_status)} (not yet joined)"
+            for c in snapshot.children_of(pid) if c.state == "Z"]
 
 
 def thread_label(proc: Process, thread: Thread) -> str:

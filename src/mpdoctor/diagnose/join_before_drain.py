@@ -92,7 +92,10 @@ def check(g: Graph) -> List[Finding]:
                 by_pipe.setdefault(pipe.inode, []).append((wp, wt))
             for inode, blocked in by_pipe.items():
                 used.add(inode)
-                findings.append(_finding(g, proc, t, awaited, s.pipe_by_inode[inode], blocked))
+                f = _finding(g, proc, t, awaited, s.pipe_by_inode[inode], blocked)
+                findings.append(f)
+                for pid in f.pids:  # the whole knot is explained
+                    g.claim(pid, [th.tid for th in s.by_pid[pid].threads])
     return findings
 
 

@@ -56,6 +56,8 @@ class Graph:
     #: why a thread counts as able to act (for the report of a non-proof)
     live_reason: Dict[TNode, str] = field(default_factory=dict)
     live: Set[Node] = field(default_factory=set)
+    #: threads a rule has already explained; later, more generic rules leave them alone
+    claimed: Set[Tuple[int, int]] = field(default_factory=set)
 
     @property
     def stuck(self) -> FrozenSet[TNode]:
@@ -71,6 +73,18 @@ class Graph:
     def deadlocked(self) -> bool:
         """The script's main thread can never move again (so the script can never end)."""
         return self.is_stuck(self.snapshot.root_pid)
+
+    def stuck_threads(self, roles=(Role.MAIN, Role.CHILD)):
+        """(process, thread) for every stuck, unclaimed thread of the given roles."""
+        for p in self.snapshot.processes:
+            if p.role not in roles:
+                continue
+            for t in p.threads:
+                if self.is_stuck(p.pid, t.tid) and (p.pid, t.tid) not in self.claimed:
+                    yield p, t
+
+    def claim(self, pid: int, tids: Iterable[int]) -> None:
+        self.claimed.update((pid, tid) for tid in tids)
 
     def threads_of(self, pid: int) -> List[TNode]:
         p = self.snapshot.by_pid.get(pid)

@@ -74,6 +74,8 @@ class Stat:
     session: int
     utime: int
     stime: int
+    starttime: int = 0  # clock ticks after boot: tells a reused pid from the old process
+    exit_code: Optional[int] = None  # wait status of a zombie (raw, as waitpid reports it)
 
 
 def parse_stat(text: str) -> Optional[Stat]:
@@ -87,7 +89,9 @@ def parse_stat(text: str) -> Optional[Stat]:
         comm = text[open_ + 1:close]
         rest = text[close + 1:].split()
         return Stat(pid=pid, comm=comm, state=rest[0], ppid=int(rest[1]), pgrp=int(rest[2]),
-                    session=int(rest[3]), utime=int(rest[11]), stime=int(rest[12]))
+                    session=int(rest[3]), utime=int(rest[11]), stime=int(rest[12]),
+                    starttime=int(rest[19]) if len(rest) > 19 else 0,
+                    exit_code=int(rest[49]) if len(rest) > 49 else None)
     except (ValueError, IndexError):
         return None
 

@@ -210,10 +210,17 @@ class Snapshotter:
                 pid=pid, ppid=ppid, pgid=st.pgrp if st else 0, name=st.comm if st else "",
                 state=st.state if st else "?", cmdline=cmdlines[pid],
                 role=role_of(pid, self.root_pid, cmdlines[pid], cmdlines.get(ppid, ())),
-                threads=tuple(threads)))
+                threads=tuple(threads), exit_status=_exit_status(st)))
         return Snapshot(root_pid=self.root_pid, processes=tuple(processes), pipes=tuple(pipes),
                         shared=tuple(shared), taken_at=time.time(), window=round(window, 4),
                         arch=arch, notes=tuple(notes))
+
+
+def _exit_status(st: Optional[procfs.Stat]) -> Optional[int]:
+    if st is None or st.state != "Z" or st.exit_code is None:
+        return None
+    status = st.exit_code
+    return -(status & 0x7F) if status & 0x7F else (status >> 8) & 0xFF
 
 
 def _replace(wait: Wait, **changes) -> Wait:

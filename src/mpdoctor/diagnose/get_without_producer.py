@@ -1,0 +1,90 @@
+"""``get-without-producer``: a ``get()``/``recv()`` without timeout waits on a pipe that nobody
+alive will ever write to.
+
+Every holder of the pipe's write end is the waiting process itself (a parent that kept its own
+copy of the write end) or another stuck process; the producer is gone (it raised before
+putting, exited early, or its item was dropped).  The kernel shows it: the reader sleeps in
+``read`` on an empty pipe, and the write end is held only by stuck processes, so end of file
+will not come either.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from mpdoctor.diagnose import stacks
+from mpdoctor.diagnose.describe import dead_children, describe, who
+from mpdoctor.diagnose.waitfor import Graph, pipe_of
+from mpdoctor.model import Finding, Pipe, Process, Severity, Thread, WaitKind
+
+SLUG = "get-without-producer"
+DOCS = "docs/diagnoses/get-without-producer.md"
+
+
+def _read_pipe(g: Graph, thread: Thread) -> List[Pipe]:
+    w = thread.wait
+    if w.kind is WaitKind.READ:
+        pipe = pipe_of(g.snapshot, w.target)
+        return [pipe] if pipe is not None else []
+    if w.kind is WaitKind.POLL and w.fds and all(f.want_read and not f.want_write for f in w.fds):
+        pipes = [pipe_of(g.snapshot, f.target) for f in w.fds]
+        return [p for p in pipes if p is not None] if all(pipes) else []
+    return []
+
+
+def check(g: Graph) -> List[Finding]:
+    findings = []
+    for proc, thread in list(g.stuck_threads()):
+        pipes = _read_pipe(g, thread)
+        if not pipes:
+            continue
+        findings.append(_finding(g, proc, thread, pipes))
+        g.claim(proc.pid, [thread.tid])
+    return findings
+
+
+def _finding(g: Graph, proc: Process, thread: Thread, pipes: List[Pipe]) -> Finding:
+    s = g.snapshot
+    site = stacks.user_frame(thread)
+    is_queue = bool(stacks.in_function(thread, "multiprocessing/queues.py", ["get"]))
+    call = "Queue.get()" if is_queue else "recv()" if stacks.in_function(
+        thread, "multiprocessing/connection.py", ["recv", "recv_bytes"]) else "read"
+    where = f" at {stacks.where(site, False)}" if site else ""
+    evidence = [describe(s, proc, thread)]
+    self_writer = False
+    writers_all = set()
+    for pipe in pipes:
+        writers = sorted({h.pid for h in pipe.writers})
+        writers_all.update(writers)
+        self_writer = self_writer or proc.pid in writers
+        others = [w for w in writers if w != proc.pid]
+        held = []
+        if proc.pid in writers:
+            held.append(f"{who(s, proc.pid)} itself (the one waiting)")
+        held.extend(f"{who(s, w)} (stuck)" for w in others)
+        evidence.append(f"pipe:[{pipe.inode}] is empty and its write end is held only by "
+                        f"{', '.join(held) or 'nobody'}: no data and no end of file can come")
+    gone = dead_children(s, proc.pid)
+    evidence.extend(gone)
+    summary = (f"{who(s, proc.pid)} waits in {call}{where} for data that can never arrive: "
+               "no process that could still write to it is alive")
+    if is_queue:
+        fix = ("Never get() without a timeout from a producer that may die: have the producer "
+               "put a result or its exception in a try/finally, or get(timeout=...) in a loop "
+               "that checks p.is_alive()/p.exitcode, or wait on the queue's reader and the "
+               "producers' sentinels together (multiprocessing.connection.wait).")
+    elif self_writer:
+        fix = ("Close the reading process's own copy of the write end right after starting the "
+               "child (e.g. writer.close() after p.start()): then recv() raises EOFError once "
+               "the child is done, instead of waiting forever.")
+    else:
+        fix = ("Make sure something always writes (or closes its end) before the reader blocks: "
+               "send a result or the exception from the producer, or use a timeout.")
+    data = {"reader": {"pid": proc.pid, "tid": thread.tid,
+                       "site": f"{site.filename}:{site.line}" if site else None, "call": call},
+            "pipes": [p.inode for p in pipes], "writers": sorted(writers_all),
+            "reader_holds_write_end": self_writer,
+            "dead_children": [c.pid for c in s.children_of(proc.pid) if c.state == "Z"]}
+    return Finding(slug=SLUG, severity=Severity.ERROR, summary=summary,
+                   evidence=tuple(evidence), fix=fix, docs=DOCS,
+                   pids=tuple(sorted({proc.pid, *writers_all})), data=data)
