@@ -145,10 +145,3 @@ def test_get_on_empty_queue_in_the_main_thread(tmp_path):
     assert run.rc == DEADLOCK, run.stderr
     assert run.slugs == ["get-without-producer"]
     assert run.stdout == b"waiting\n"
-
-
-def test_producer_that_dies_before_putting(start_method, tmp_path):
-    run = run_check(str(PROGRAMS / "producer_dies.py"), start_method, tmp_path=tmp_path)
-    assert run.rc == DEADLOCK, run.stderr
-    assert run.slugs == ["get-without-producer"]
-    assert "ValueError: the producer fails" in run.stderr  # the child's own traceback first

@@ -56,7 +56,7 @@ def test_get_without_producer(name):
     assert f.slug == "get-without-producer"
     assert f.data["reader"]["pid"] == snap.root_pid
     assert f.data["reader"]["call"] == "Queue.get()"
-    assert f.data["reader"]["site"].endswith("tests/programs/producer_dies.py:16")
+    assert f.data["reader"]["site"].endswith("repro/get_without_producer/producer_dies.py:16")
     assert f.data["writers"] == [snap.root_pid]  # only the reader itself holds the write end
     assert len(f.data["dead_children"]) == 1
     assert any("exited with status 1" in e for e in f.evidence)
@@ -66,3 +66,83 @@ def test_seed_is_not_mistaken_for_get_without_producer():
     # the resource tracker reads a pipe nobody writes to any more, but it is library code
     d = diagnose(load_fixture("seed_spawn.json"))
     assert [f.slug for f in d.findings] == ["join-before-drain"]
+
+
+# every rule on a recorded run of its reproducer (repro/<slug>/...): fixture -> expected slug
+RULE_FIXTURES = {
+    "recv_keeps_writer_fork.json": "get-without-producer",
+    "producer_dies_fork.json": "get-without-producer",
+    "event_never_set_fork.json": "never-signalled",
+    "event_never_set_spawn.json": "never-signalled",
+    "event_never_set_forkserver.json": "never-signalled",
+    "task_done_missing_fork.json": "never-signalled",
+    "consumer_dies_fork.json": "put-without-consumer",
+    "fork_while_locked_fork.json": "fork-with-lock-held",
+    "feeder_blocks_exit_fork.json": "exit-blocked-by-child",
+    "both_send_fork.json": "pipe-both-send",
+    "both_send_spawn.json": "pipe-both-send",
+    "both_send_forkserver.json": "pipe-both-send",
+    "worker_exits_fork.json": "pool-worker-died",
+    "worker_exits_spawn.json": "pool-worker-died",
+    "worker_exits_forkserver.json": "pool-worker-died",
+    "unpicklable_exception_fork.json": "pool-result-handler-died",
+}
+
+
+@pytest.mark.parametrize("name,slug", sorted(RULE_FIXTURES.items()))
+def test_each_rule_names_its_pattern_alone(name, slug):
+    d = diagnose(load_fixture(name))
+    assert d.deadlock
+    assert [f.slug for f in d.findings] == [slug]
+    f = d.findings[0]
+    assert f.summary and f.fix and f.evidence
+    assert f.docs == f"docs/diagnoses/{slug}.md"
+
+
+def test_never_signalled_names_the_primitive():
+    [f] = diagnose(load_fixture("event_never_set_fork.json")).findings
+    assert f.data["waiter"]["primitive"] == "Event.wait()"
+    assert f.data["waiter"]["site"].endswith("repro/never_signalled/event_never_set.py:21")
+    [f] = diagnose(load_fixture("task_done_missing_fork.json")).findings
+    assert f.data["waiter"]["primitive"] == "JoinableQueue.join()"
+    assert "task_done()" in f.fix
+
+
+def test_pool_worker_died_names_the_replacement():
+    snap = load_fixture("worker_exits_fork.json")
+    [f] = diagnose(snap).findings
+    assert f.data["caller"]["site"].endswith("repro/pool_worker_died/worker_exits.py:21")
+    assert len(f.data["workers"]) == 2
+    assert len(f.data["replacements"]) == 1  # the first workers came from Pool(), not a refill
+
+
+def test_pipe_both_send_names_both_senders():
+    [f] = diagnose(load_fixture("both_send_fork.json")).findings
+    sites = sorted(w["site"].rsplit("/", 1)[1] for w in f.data["writers"])
+    assert sites == ["both_send.py:11", "both_send.py:20"]
+
+
+def test_fork_with_lock_held_points_at_the_lock():
+    [f] = diagnose(load_fixture("fork_while_locked_fork.json")).findings
+    assert f.data["child"]["site"].endswith("repro/fork_with_lock_held/fork_while_locked.py:27")
+    assert f.data["parent_threads"]
+
+
+def test_exit_blocked_by_a_polling_child_accompanies_a_timeout():
+    d = diagnose(load_fixture("worker_never_told_to_stop_fork.json"))
+    assert not d.deadlock
+    [f] = d.findings
+    assert f.slug == "exit-blocked-by-child"
+    assert f.data["waits_for"] == "child" and f.data["proven"] is False
+
+
+def test_rules_without_python_stacks_fall_back_honestly():
+    """Without stacks, patterns that need them are not guessed: the deadlock stays proven and
+    is reported as unexplained (or by a kernel-only rule)."""
+    snap = load_fixture("event_never_set_fork.json")
+    bare = dataclasses.replace(snap, processes=tuple(
+        dataclasses.replace(p, threads=tuple(dataclasses.replace(t, frames=()) for t in p.threads))
+        for p in snap.processes))
+    d = diagnose(bare)
+    assert d.deadlock
+    assert [f.slug for f in d.findings] == ["unexplained-deadlock"]

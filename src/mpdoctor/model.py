@@ -13,7 +13,7 @@ import functools
 import sys
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 #: version of the snapshot file format and of the JSON report (``"schema"``)
 SCHEMA = 1
@@ -118,6 +118,8 @@ class Process:
     stack_error: str = ""
     #: a zombie's exit: its exit code, or -N if it was killed by signal N
     exit_status: Optional[int] = None
+    #: start time in clock ticks since boot (orders processes; a replacement starts later)
+    starttime: int = 0
 
     @property
     def main_thread(self) -> Optional[Thread]:
@@ -147,6 +149,19 @@ class Pipe:
 
 
 @dataclass(frozen=True)
+class Socket:
+    """A unix socket some blocked thread points at, its peer, and who holds either end."""
+
+    inode: int
+    peer: Optional[int] = None
+    kind: str = ""  # "stream", "dgram", "seqpacket"
+    pending: Optional[int] = None  # queued for reading on this end
+    holders: Tuple[Holder, ...] = ()  # processes of the tree holding this end
+    peer_holders: Tuple[Holder, ...] = ()  # processes of the tree holding the peer end
+    outside: bool = False
+
+
+@dataclass(frozen=True)
 class SharedMapping:
     """A shared memory mapping holding a futex word (a multiprocessing semaphore, say)."""
 
@@ -161,6 +176,7 @@ class Snapshot:
     processes: Tuple[Process, ...]
     pipes: Tuple[Pipe, ...] = ()
     shared: Tuple[SharedMapping, ...] = ()
+    sockets: Tuple[Socket, ...] = ()
     taken_at: float = 0.0
     #: seconds between the two reads that set ``Thread.still``
     window: float = 0.0
@@ -177,11 +193,26 @@ class Snapshot:
         return {p.inode: p for p in self.pipes}
 
     @functools.cached_property
+    def socket_by_inode(self) -> Dict[int, Socket]:
+        return {s.inode: s for s in self.sockets}
+
+    @functools.cached_property
     def shared_by_key(self) -> Dict[str, SharedMapping]:
         return {m.key: m for m in self.shared}
 
     def children_of(self, pid: int) -> Tuple[Process, ...]:
         return tuple(p for p in self.processes if p.ppid == pid)
+
+    def started_by(self, pid: int) -> Tuple[Process, ...]:
+        """The processes ``pid`` started: its children, and the workers a forkserver it runs
+        forked on its behalf (they are the forkserver's children, not its own)."""
+        out: List[Process] = []
+        for c in self.children_of(pid):
+            if c.role is Role.FORKSERVER:
+                out.extend(self.children_of(c.pid))
+            else:
+                out.append(c)
+        return tuple(out)
 
     @property
     def root(self) -> Optional[Process]:

@@ -11,13 +11,27 @@ from dataclasses import dataclass
 from typing import Callable, List, Tuple
 
 from mpdoctor.diagnose import describe as describe_mod
-from mpdoctor.diagnose import get_without_producer, join_before_drain, waitfor
+from mpdoctor.diagnose import (exit_blocked, fork_with_lock_held, get_without_producer,
+                               join_before_drain, never_signalled, pipe_both_send, pool,
+                               put_without_consumer, waitfor)
 from mpdoctor.model import Finding, Link, Severity, Snapshot
 
 Rule = Callable[[waitfor.Graph], List[Finding]]
 
-#: every rule, most specific first
-RULES: Tuple[Rule, ...] = (join_before_drain.check, get_without_producer.check)
+#: rules for a proven deadlock, most specific first (a rule claims the threads it explains)
+RULES: Tuple[Rule, ...] = (
+    pool.check,
+    join_before_drain.check,
+    exit_blocked.check,
+    fork_with_lock_held.check,
+    never_signalled.check,
+    pipe_both_send.check,
+    put_without_consumer.check,
+    get_without_producer.check,
+)
+
+#: rules that describe a hang that cannot be proven (they accompany a "timeout" verdict)
+UNPROVEN_RULES: Tuple[Rule, ...] = (exit_blocked.check_unproven,)
 
 UNEXPLAINED = "unexplained-deadlock"
 
@@ -48,7 +62,10 @@ def diagnose(snapshot: Snapshot) -> Diagnosis:
     if not g.deadlocked:
         movable = tuple(Link(pid, tid, f"{describe_mod.who(snapshot, pid)}, thread {tid}: {why}")
                         for (_, pid, tid), why in sorted(g.live_reason.items()))
-        return Diagnosis(False, (), (), stuck, movable)
+        hints: List[Finding] = []
+        for rule in UNPROVEN_RULES:
+            hints.extend(rule(g))
+        return Diagnosis(False, (), tuple(hints), stuck, movable)
     chain = links(g, waitfor.chain(g))
     findings: List[Finding] = []
     for rule in RULES:

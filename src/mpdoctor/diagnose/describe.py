@@ -51,9 +51,10 @@ def dead_children(snapshot: Snapshot, pid: int) -> List[str]:
 
 
 def thread_label(proc: Process, thread: Thread) -> str:
+    # a forked child's only thread keeps the Python name of the thread that forked it
+    # ("Thread-1 (_handle_workers)" for a Pool's replacement worker): it is the main thread
     if thread.tid == proc.pid:
-        name = thread.name if thread.name and thread.name != proc.name else "main thread"
-        return "main thread" if name in ("MainThread", "main thread") else name
+        return "main thread"
     return f"thread {thread.name or '?'} ({thread.tid})"
 
 

@@ -43,6 +43,22 @@ def user_frame(thread: Thread) -> Optional[Frame]:
     return None
 
 
+def entry_call(thread: Thread) -> Optional[Frame]:
+    """The library frame the user's code called into (the one just inside the innermost user
+    frame): ``JoinableQueue.join`` rather than the ``Condition.wait`` it ends up in."""
+    frames = own_frames(thread)
+    for i, f in enumerate(frames):
+        if not is_library(f.filename):
+            return frames[i - 1] if i > 0 else None
+    return None
+
+
+def user_level(thread: Thread) -> bool:
+    """True when the thread runs user code (or its stack is unknown): rules about a user's
+    wait leave library-internal threads (a Pool's handler threads, say) alone."""
+    return not thread.frames or user_frame(thread) is not None
+
+
 def in_function(thread: Thread, module_suffix: str, names: Iterable[str]) -> Optional[Frame]:
     """The innermost frame of ``thread`` running one of ``names`` in a file ending with
     ``module_suffix`` (e.g. ``multiprocessing/queues.py``)."""

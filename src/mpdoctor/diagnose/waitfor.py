@@ -26,8 +26,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple, Union
 
-from mpdoctor.model import Pipe, PolledFd, Process, Role, Snapshot, Thread, Wait, WaitKind
+from mpdoctor.model import (Pipe, PolledFd, Process, Role, Snapshot, Socket, Thread, Wait,
+                            WaitKind)
 from mpdoctor.observe.procfs import pipe_inode
+from mpdoctor.observe.sockets import socket_inode
 
 TNode = Tuple[str, int, int]  # ("t", pid, tid)
 PNode = Tuple[str, int]  # ("p", pid)
@@ -96,6 +98,11 @@ def pipe_of(snapshot: Snapshot, target: str) -> Optional[Pipe]:
     return None if inode is None else snapshot.pipe_by_inode.get(inode)
 
 
+def socket_of(snapshot: Snapshot, target: str) -> Optional[Socket]:
+    inode = socket_inode(target)
+    return None if inode is None else snapshot.socket_by_inode.get(inode)
+
+
 def _holders(snapshot: Snapshot, pids: Iterable[int]) -> Set[Node]:
     """Processes that can act on a pipe end, with a forkserver replaced by its children."""
     out: Set[Node] = set()
@@ -113,6 +120,9 @@ def _pipe_wakers(snapshot: Snapshot, target: str, want_read: bool,
     """Wakers of a wait on one fd; ``None`` (with a reason) when it may be woken any time."""
     if not target:
         return None, "its fd could not be resolved"
+    sock = socket_of(snapshot, target)
+    if sock is not None:
+        return _socket_wakers(snapshot, sock, target, want_read)
     pipe = pipe_of(snapshot, target)
     if pipe is None:
         return None, f"it waits on {target}, which may be fed from outside the tree"
@@ -130,6 +140,21 @@ def _pipe_wakers(snapshot: Snapshot, target: str, want_read: bool,
             return None, f"{target} has no reader left (broken pipe)"
         wakers |= _holders(snapshot, (h.pid for h in pipe.readers))
     return wakers, ""
+
+
+def _socket_wakers(snapshot: Snapshot, sock: Socket, target: str,
+                   want_read: bool) -> Tuple[Optional[Set[Node]], str]:
+    """A connected unix socket: only the holders of the peer end can write to it (or read what
+    it sends); with no peer, or a peer outside the tree, anything can happen."""
+    if sock.outside:
+        return None, f"{target} is connected to the outside of the tree"
+    if sock.peer is None or sock.kind not in ("stream", "seqpacket", "dgram"):
+        return None, f"{target} is not a connected unix socket"
+    if want_read and sock.pending:
+        return None, f"{target} has data to read"
+    if not sock.peer_holders:
+        return None, f"the peer of {target} is closed or held outside the tree"
+    return _holders(snapshot, (h.pid for h in sock.peer_holders)), ""
 
 
 def wakers_of(snapshot: Snapshot, proc: Process, thread: Thread) -> Tuple[Optional[Set[Node]], str]:

@@ -300,6 +300,17 @@ def pipe_levels(pid: int, fd: int) -> Tuple[Optional[int], Optional[int]]:
         os.close(our)
 
 
+def channel_inode(target: str) -> Optional[int]:
+    """The inode of ``pipe:[N]`` or ``socket:[N]``; ``None`` for anything else."""
+    for prefix in ("pipe:[", "socket:["):
+        if target.startswith(prefix) and target.endswith("]"):
+            try:
+                return int(target[len(prefix):-1])
+            except ValueError:
+                return None
+    return None
+
+
 def pipe_inode(target: str) -> Optional[int]:
     """The inode of ``pipe:[1234]``; ``None`` for anything else."""
     if target.startswith("pipe:[") and target.endswith("]"):

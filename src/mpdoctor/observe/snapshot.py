@@ -18,8 +18,8 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from mpdoctor.errors import SnapshotError
 from mpdoctor.model import (Holder, PolledFd, Pipe, Process, Role, SharedMapping, Snapshot,
-                            Thread, Wait, WaitKind, dump, load)
-from mpdoctor.observe import procfs, syscalls
+                            Socket, Thread, Wait, WaitKind, dump, load)
+from mpdoctor.observe import procfs, sockets, syscalls
 from mpdoctor.observe.pyspy import Dump
 from mpdoctor.observe.tree import Reading, TreeReader, moved
 
@@ -133,24 +133,39 @@ class Snapshotter:
             waits[key] = self._resolve(tr.pid, tr.line, tr.wait)
 
         inodes: Set[int] = set()
+        socks: Set[int] = set()
         for w in waits.values():
             for target in [w.target] + [f.target for f in w.fds]:
                 inode = procfs.pipe_inode(target)
                 if inode is not None:
                     inodes.add(inode)
+                sock = sockets.socket_inode(target)
+                if sock is not None:
+                    socks.add(sock)
         shared_keys = {w.shared_key for w in waits.values() if w.shared_key}
+        unix = (sockets.unix_sockets() or {}) if socks else {}
+        peers: Dict[int, int] = {}
+        for i in socks:
+            peer = unix[i].peer if i in unix else None
+            if peer:
+                peers[i] = peer
+        sock_holders: Dict[int, List[Holder]] = {i: [] for i in socks | set(peers.values())}
 
         readers: Dict[int, List[Holder]] = {i: [] for i in inodes}
         writers: Dict[int, List[Holder]] = {i: [] for i in inodes}
         mappers: Dict[str, List[int]] = {k: [] for k in shared_keys}
         unreadable: List[int] = []
         for pid in now.pids:
-            if inodes:
+            if inodes or sock_holders:
                 table = self._fds(now, pid)
                 if table is None:
                     unreadable.append(pid)
                     table = {}
                 for fd, target in table.items():
+                    sock = sockets.socket_inode(target)
+                    if sock in sock_holders:
+                        sock_holders[sock].append(Holder(pid, fd))
+                        continue
                     inode = procfs.pipe_inode(target)
                     if inode in readers:
                         mode = _fd_mode(pid, fd)
@@ -175,6 +190,16 @@ class Snapshotter:
                     break
             pipes.append(Pipe(inode, pending, capacity, tuple(readers[inode]),
                               tuple(writers[inode]), outside=inode in self.outside))
+        kinds = {1: "stream", 2: "dgram", 5: "seqpacket"}
+        socket_facts = []
+        for inode in sorted(socks):
+            u = unix.get(inode)
+            peer = peers.get(inode)
+            socket_facts.append(Socket(
+                inode, peer, kinds.get(u.type, str(u.type)) if u else "",
+                u.rqueue if u else None, tuple(sock_holders.get(inode, ())),
+                tuple(sock_holders.get(peer, ())) if peer else (),
+                outside=inode in self.outside or (peer in self.outside if peer else False)))
         shared = [SharedMapping(k, _mapping_path(mappers[k][0], k) if mappers[k] else "",
                                 tuple(mappers[k])) for k in sorted(shared_keys)]
 
@@ -210,10 +235,11 @@ class Snapshotter:
                 pid=pid, ppid=ppid, pgid=st.pgrp if st else 0, name=st.comm if st else "",
                 state=st.state if st else "?", cmdline=cmdlines[pid],
                 role=role_of(pid, self.root_pid, cmdlines[pid], cmdlines.get(ppid, ())),
-                threads=tuple(threads), exit_status=_exit_status(st)))
+                threads=tuple(threads), exit_status=_exit_status(st),
+                starttime=st.starttime if st else 0))
         return Snapshot(root_pid=self.root_pid, processes=tuple(processes), pipes=tuple(pipes),
-                        shared=tuple(shared), taken_at=time.time(), window=round(window, 4),
-                        arch=arch, notes=tuple(notes))
+                        shared=tuple(shared), sockets=tuple(socket_facts), taken_at=time.time(),
+                        window=round(window, 4), arch=arch, notes=tuple(notes))
 
 
 def _exit_status(st: Optional[procfs.Stat]) -> Optional[int]:

@@ -195,7 +195,8 @@ class Supervisor:
         if not _prctl(PR_SET_CHILD_SUBREAPER, 1):
             self.notes.append("could not become a child subreaper: processes that detach "
                               "(double fork, setsid) may escape the watch")
-        outside = {procfs.pipe_inode(t) for t in (procfs.fds(os.getpid()) or {}).values()}
+        # pipes and sockets mpdoctor itself holds (its stdio, inherited fds) lead outside
+        outside = {procfs.channel_inode(t) for t in (procfs.fds(os.getpid()) or {}).values()}
         outside.discard(None)
         self._install_signals()
         started_at = time.time()

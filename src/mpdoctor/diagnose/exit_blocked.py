@@ -1,0 +1,117 @@
+"""``exit-blocked-by-child``: the main program has finished, but the interpreter cannot exit.
+
+At exit, multiprocessing joins every non-daemon child (``util._exit_function``) and every queue's
+feeder thread (``Queue._finalize_join``: the data put on a queue must reach its pipe first).  A
+child that never ends, or a feeder writing into a pipe nobody reads, keeps the process alive
+forever, after the last line of the script has run.
+
+With a stuck child or feeder this is a proven deadlock.  When the child is still alive and
+polling (``get(timeout=...)`` in a loop), it cannot be proven, but the finding accompanies the
+``timeout`` verdict with the same evidence.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+from mpdoctor.diagnose import stacks
+from mpdoctor.diagnose.describe import dead_children, describe, fill, who
+from mpdoctor.diagnose.waitfor import Graph, pipe_of
+from mpdoctor.model import Finding, Process, Severity, Thread, WaitKind
+
+SLUG = "exit-blocked-by-child"
+DOCS = "docs/diagnoses/exit-blocked-by-child.md"
+
+FIX_FEEDER = ("Everything put on a queue must be read before the process can exit: make sure a "
+              "consumer reads it (and survives), or, if losing the data is acceptable, call "
+              "q.cancel_join_thread() on that queue.")
+FIX_CHILD = ("Non-daemon children are joined when the main program ends: tell them to stop "
+             "(send their stop sentinel, set their stop event) before the end, join them "
+             "explicitly, or create them with daemon=True if they may be killed at exit.")
+
+
+def at_exit(thread: Thread) -> bool:
+    """The thread is in interpreter-exit code, with no user frame left on its stack."""
+    if not thread.frames or stacks.user_frame(thread) is not None:
+        return False
+    return bool(stacks.in_function(thread, "multiprocessing/util.py", ["_exit_function"])
+                or stacks.in_function(thread, "threading.py", ["_shutdown"]))
+
+
+def check(g: Graph) -> List[Finding]:
+    return _check(g, proven=True)
+
+
+def check_unproven(g: Graph) -> List[Finding]:
+    return _check(g, proven=False)
+
+
+def _check(g: Graph, proven: bool) -> List[Finding]:
+    s = g.snapshot
+    root = s.root
+    main = root.main_thread if root else None
+    if root is None or main is None or not at_exit(main) or (root.pid, main.tid) in g.claimed:
+        return []
+    if proven != g.is_stuck(root.pid, main.tid):
+        return []
+    if not main.wait.indefinite:
+        return []
+    if stacks.in_function(main, "multiprocessing/queues.py", ["_finalize_join"]):
+        f = _feeder(g, root, main)
+    else:
+        f = _child(g, root, main, proven)
+    if f is None:
+        return []
+    g.claim(root.pid, [t.tid for t in root.threads])
+    return [f]
+
+
+def _feeder(g: Graph, root: Process, main: Thread) -> Optional[Finding]:
+    s = g.snapshot
+    feeders = [t for t in root.threads if t.tid != main.tid and t.wait.kind is WaitKind.WRITE
+               and stacks.in_function(t, "multiprocessing/queues.py", ["_feed"])]
+    if not feeders:
+        return None
+    feeder = feeders[0]
+    pipe = pipe_of(s, feeder.wait.target)
+    readers = sorted({h.pid for h in pipe.readers}) if pipe else []
+    evidence = [describe(s, root, main), describe(s, root, feeder),
+                f"{feeder.wait.target} {fill(pipe)}; its read end is held only by "
+                + ", ".join(f"{who(s, p)}{' itself' if p == root.pid else ' (stuck)'}"
+                            for p in readers)]
+    evidence.extend(dead_children(s, root.pid))
+    summary = (f"the main program of {who(s, root.pid)} has finished, but the interpreter cannot "
+               "exit: it waits for a queue's feeder thread to write data into a pipe that no "
+               "living process reads")
+    data = {"pid": root.pid, "waits_for": "feeder", "feeder_tid": feeder.tid,
+            "pipe": pipe.inode if pipe else None, "readers": readers,
+            "dead_children": [c.pid for c in s.children_of(root.pid) if c.state == "Z"]}
+    return Finding(slug=SLUG, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
+                   fix=FIX_FEEDER, docs=DOCS, pids=(root.pid,), data=data)
+
+
+def _child(g: Graph, root: Process, main: Thread, proven: bool) -> Optional[Finding]:
+    s = g.snapshot
+    if not stacks.in_function(main, "multiprocessing/process.py", ["join"]):
+        return None
+    w = main.wait
+    kids = [c for c in s.children_of(root.pid) if c.state != "Z"]
+    if w.kind is WaitKind.CHILD and w.pid and w.pid > 0:
+        kids = [c for c in kids if c.pid == w.pid] or kids
+    kids = [c for c in kids if c.role.value == "child"]
+    if not kids:
+        return None
+    child = kids[0]
+    evidence = [describe(s, root, main)]
+    for t in child.threads:
+        evidence.append(describe(s, child, t))
+    state = ("it is stuck" if g.process_stuck(child.pid) else
+             "it is still running (for example polling with a timeout for a message that "
+             "nobody will send), so this cannot be proven a deadlock, but it never ends by itself")
+    evidence.append(f"{who(s, child.pid)} is not a daemon process, so the exit waits for it; "
+                    f"{state}")
+    summary = (f"the main program of {who(s, root.pid)} has finished, but the interpreter cannot "
+               f"exit: it joins non-daemon {who(s, child.pid)}, which never ends")
+    data = {"pid": root.pid, "waits_for": "child", "child": child.pid, "proven": proven}
+    return Finding(slug=SLUG, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
+                   fix=FIX_CHILD, docs=DOCS, pids=(root.pid, child.pid), data=data)

@@ -1,0 +1,141 @@
+"""Rules for ``multiprocessing.Pool``: results that will never come.
+
+``pool-worker-died``: a worker died (``os._exit``, a signal, the OOM killer) while it held a
+task.  Pool starts a replacement but never re-sends the lost task, so ``map()``/``get()`` waits
+forever (gh-66587).  The stuck state: the caller waits for a result, every worker of the pool
+waits for a task, and the task handler has nothing left to hand out.
+
+``pool-result-handler-died``: the pool's result-handler thread died (typically on a worker's
+result or exception that cannot be unpickled in the parent, gh-103061); results are never
+delivered and the caller waits forever.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+from mpdoctor.diagnose import stacks
+from mpdoctor.diagnose.describe import describe, who
+from mpdoctor.diagnose.waitfor import Graph
+from mpdoctor.model import Finding, Process, Severity, Thread
+
+WORKER_DIED = "pool-worker-died"
+HANDLER_DIED = "pool-result-handler-died"
+POOL = "multiprocessing/pool.py"
+WAITS = ["wait", "get", "next", "__next__"]
+
+
+def _pool_thread(proc: Process, name: str) -> Optional[Thread]:
+    for t in proc.threads:
+        if stacks.in_function(t, POOL, [name]):
+            return t
+    return None
+
+
+def _workers(g: Graph, proc: Process) -> List[Process]:
+    return [c for c in g.snapshot.started_by(proc.pid) if c.state != "Z" and any(
+        stacks.in_function(t, POOL, ["worker"]) and len(stacks.own_frames(t)) > 0
+        for t in c.threads)]
+
+
+def _idle(worker: Process) -> bool:
+    """The worker waits for its next task (in ``worker`` -> ``get``), not running one."""
+    for t in worker.threads:
+        frames = stacks.own_frames(t)
+        for i, f in enumerate(frames):
+            if f.filename.endswith(POOL) and f.function.rsplit(".", 1)[-1] == "worker":
+                inner = frames[:i]
+                return bool(inner) and any(x.function.rsplit(".", 1)[-1] in ("get", "__enter__")
+                                           for x in inner)
+    return False
+
+
+def _replacement(worker: Process) -> bool:
+    """Forked by the pool's worker handler to replace a worker that exited."""
+    # the first workers are forked from Pool.__init__; replacements from the worker handler
+    return any(stacks.in_function(t, POOL, ["_handle_workers", "_maintain_pool"])
+               for t in worker.threads)
+
+
+def check(g: Graph) -> List[Finding]:
+    findings = []
+    for proc, thread in list(g.stuck_threads()):
+        entry = stacks.entry_call(thread)
+        if not stacks.user_level(thread) or not stacks.in_function(thread, POOL, WAITS):
+            continue
+        f = _handler_died(g, proc, thread) or _worker_died(g, proc, thread)
+        if f is not None:
+            findings.append(f)
+            g.claim(proc.pid, [t.tid for t in proc.threads])
+            for w in _workers(g, proc):
+                g.claim(w.pid, [t.tid for t in w.threads])
+        del entry
+    return findings
+
+
+def _call(thread: Thread) -> str:
+    entry = stacks.entry_call(thread)
+    site = stacks.user_frame(thread)
+    name = entry.function if entry else "a Pool call"
+    return f"{name}()" + (f" at {stacks.where(site, False)}" if site else "")
+
+
+def _handler_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
+    if _pool_thread(proc, "_handle_results") is not None:
+        return None
+    if not (_pool_thread(proc, "_handle_workers") or _pool_thread(proc, "_handle_tasks")):
+        return None  # not a Pool (or no stacks)
+    s = g.snapshot
+    site = stacks.user_frame(thread)
+    evidence = [describe(s, proc, thread),
+                "the pool's result-handler thread (Pool._handle_results) is gone, while its task "
+                "and worker handlers are still there: it died on an exception (printed above as "
+                "'Exception in thread ... (_handle_results)'), so no result is delivered any more"]
+    summary = (f"{who(s, proc.pid)} waits in {_call(thread)} for results the pool can no longer "
+               "deliver: its result-handler thread died")
+    fix = ("Make what workers return or raise picklable: an exception class must pass all its "
+           "constructor arguments to super().__init__() (or define __reduce__), and results "
+           "must not hold locks, sockets or open files. concurrent.futures.ProcessPoolExecutor "
+           "reports such failures instead of hanging.")
+    data = {"caller": {"pid": proc.pid, "tid": thread.tid,
+                       "site": f"{site.filename}:{site.line}" if site else None}}
+    return Finding(slug=HANDLER_DIED, severity=Severity.ERROR, summary=summary,
+                   evidence=tuple(evidence), fix=fix,
+                   docs=f"docs/diagnoses/{HANDLER_DIED}.md", pids=(proc.pid,), data=data)
+
+
+def _worker_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
+    s = g.snapshot
+    workers = _workers(g, proc)
+    tasks = _pool_thread(proc, "_handle_tasks")
+    if not workers or tasks is None or not all(_idle(w) for w in workers):
+        return None
+    if stacks.in_function(tasks, "multiprocessing/queues.py", ["put", "_send_bytes"]):
+        return None  # tasks are still being handed out
+    site = stacks.user_frame(thread)
+    replaced = [w.pid for w in workers if _replacement(w)]
+    evidence = [describe(s, proc, thread),
+                f"all {len(workers)} workers of the pool are idle, waiting for a task "
+                f"({', '.join(str(w.pid) for w in workers)}), and the task handler has no task "
+                "left to hand out: a task that was taken is lost"]
+    if replaced:
+        evidence.append(f"worker{'s' if len(replaced) > 1 else ''} "
+                        f"{', '.join(map(str, replaced))} {'were' if len(replaced) > 1 else 'was'} "
+                        "started by the pool's worker handler to replace a worker that exited: "
+                        "the worker that held the lost task died (os._exit, a signal or the OOM "
+                        "killer), and Pool never re-sends a lost task")
+    else:
+        evidence.append("a worker that held a task died (os._exit, a signal or the OOM killer) "
+                        "and Pool never re-sends a lost task")
+    summary = (f"{who(s, proc.pid)} waits in {_call(thread)} for a result that will never come: "
+               "a pool worker died while running a task")
+    fix = ("Find out why the worker died (an exit code or a signal: native code, os._exit, the "
+           "OOM killer) and fix that; meanwhile use concurrent.futures.ProcessPoolExecutor, "
+           "which raises BrokenProcessPool instead of waiting forever, or get results with a "
+           "timeout (map_async(...).get(timeout=...)).")
+    data = {"caller": {"pid": proc.pid, "tid": thread.tid,
+                       "site": f"{site.filename}:{site.line}" if site else None},
+            "workers": [w.pid for w in workers], "replacements": replaced}
+    return Finding(slug=WORKER_DIED, severity=Severity.ERROR, summary=summary,
+                   evidence=tuple(evidence), fix=fix, docs=f"docs/diagnoses/{WORKER_DIED}.md",
+                   pids=tuple([proc.pid] + [w.pid for w in workers]), data=data)
