@@ -145,3 +145,51 @@ def test_get_on_empty_queue_in_the_main_thread(tmp_path):
     assert run.rc == DEADLOCK, run.stderr
     assert run.slugs == ["get-without-producer"]
     assert run.stdout == b"waiting\n"
+
+
+def test_attach_diagnoses_a_tree_it_did_not_start(tmp_path):
+    seed = subprocess.Popen([sys.executable, SEED, "20000"], stdout=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        report = tmp_path / "attach.json"
+        # no handshake is possible with a hang: attach watches until the proof holds
+        r = subprocess.run([sys.executable, "-m", "mpdoctor", "attach", str(seed.pid),
+                            "--timeout", "60", "--json", str(report)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == DEADLOCK, r.stderr
+        data = json.loads(report.read_text())
+        assert data["verdict"] == "deadlock"
+        assert data["findings"][0]["slug"] == "join-before-drain"
+        assert any("hooks" in n for n in data["notes"])  # says what it could not see
+        assert seed.poll() is None  # attach never stops anything
+    finally:
+        kill_session(seed.pid)
+        seed.wait()
+        seed.stdout.close()
+
+
+def test_attach_refuses_what_it_cannot_diagnose(tmp_path):
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        for pid, needle in ((str(sleeper.pid), "not a Python process"),
+                            ("99999999", "there is no process"), ("abc", "not a process id")):
+            r = subprocess.run([sys.executable, "-m", "mpdoctor", "attach", pid], cwd=ROOT,
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 88 and needle in r.stderr, r.stderr
+            assert "Traceback" not in r.stderr
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_closed_stderr_pipe_keeps_the_exit_status_and_json(tmp_path):
+    report = tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-m", "mpdoctor", "check", "--json", str(report),
+                             SEED, "20000"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    proc.stderr.close()  # nobody reads the report
+    try:
+        assert proc.wait(timeout=120) == DEADLOCK
+    finally:
+        kill_session(proc.pid)
+    assert json.loads(report.read_text())["verdict"] == "deadlock"

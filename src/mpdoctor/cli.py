@@ -17,6 +17,7 @@ EPILOG = """\
 exit status: the script's own when it ends by itself (128+N if killed by signal N);
   86 = deadlock proven, 87 = --timeout reached with no deadlock proven,
   88 = bad input (nothing was started), 89 = mpdoctor itself failed.
+  attach: 86 / 87 as above, 0 when the process ended while watched.
 """
 
 
@@ -59,6 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="colour in the human report (default: auto; NO_COLOR is honoured)")
     check.add_argument("-m", metavar="MODULE", dest="module",
                        help="run a library module as a script, like python -m")
+
+    att = sub.add_parser(
+        "attach", help="diagnose a running process tree mpdoctor did not start",
+        usage="mpdoctor attach [options] PID",
+        description="Watch the process PID and its descendants (read-only, from /proc and "
+                    "py-spy) until a deadlock is proven or --timeout passes, then report. "
+                    "Nothing is stopped.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    att.add_argument("pid", metavar="PID")
+    att.add_argument("--timeout", metavar="SECONDS", default="5",
+                     help="report 'timeout' with every stack if nothing is proven by then "
+                          "(default: 5)")
+    att.add_argument("--json", metavar="PATH", dest="json_path")
+    att.add_argument("--report", metavar="FILE")
+    att.add_argument("--save-snapshot", metavar="PATH")
+    att.add_argument("--color", choices=("auto", "always", "never"), default="auto")
 
     diag = sub.add_parser(
         "diagnose", help="diagnose a saved snapshot again (no process is touched)",
@@ -224,6 +241,39 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     return code
 
 
+def cmd_attach(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+    from mpdoctor.observe.snapshot import save
+    from mpdoctor.report import Report
+    from mpdoctor.run.attach import attach
+
+    args = parser.parse_args(["attach", *argv])
+    try:
+        pid = int(args.pid)
+        if pid <= 0:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"PID {args.pid!r} is not a process id.",
+                         "Example: mpdoctor attach 12345") from None
+    timeout = parse_timeout(args.timeout, "--timeout")
+    assert timeout is not None
+    _platform()
+    for path, what in ((args.json_path, "--json"), (args.report, "--report"),
+                       (args.save_snapshot, "--save-snapshot")):
+        if path and path != "-":
+            _check_writable(path, what)
+    result = attach(pid, timeout)
+    code = {"deadlock": int(ExitCode.DEADLOCK), "timeout": int(ExitCode.TIMEOUT)}.get(
+        result.verdict, 0)
+    report = Report(verdict=result.verdict, exit_code=code, command=("attach", str(pid)),
+                    diagnosis=result.diagnosis, snapshot=result.snapshot,
+                    duration=result.duration, proof_seconds=result.proof_seconds,
+                    timeout=timeout, notes=result.notes)
+    if args.save_snapshot and result.snapshot is not None:
+        save(result.snapshot, args.save_snapshot)
+    _emit(report, args)
+    return code
+
+
 def cmd_diagnose(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     from mpdoctor.diagnose import diagnose
     from mpdoctor.observe.snapshot import load_file
@@ -248,23 +298,31 @@ def _check_writable(path: str, what: str) -> None:
 
 
 def _emit(report, args) -> None:
+    """JSON first (scripts rely on it), then the human report; a reader that went away (a
+    closed pipe) costs the rest of the output, never the exit status."""
     from mpdoctor.report import console, jsonreport
 
-    color = {"always": True, "never": False}.get(args.color)
-    if args.report:
-        with open(args.report, "w", encoding="utf-8") as f:
-            console.print_report(report, f, color=bool(color))
-    else:
-        sys.stderr.flush()
-        console.print_report(report, sys.stderr, color=color)
-    if args.json_path:
-        text = jsonreport.render(report)
-        if args.json_path == "-":
-            sys.stdout.write(text)
-            sys.stdout.flush()
+    try:
+        if args.json_path:
+            text = jsonreport.render(report)
+            if args.json_path == "-":
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            else:
+                with open(args.json_path, "w", encoding="utf-8") as f:
+                    f.write(text)
+        color = {"always": True, "never": False}.get(args.color)
+        if args.report:
+            with open(args.report, "w", encoding="utf-8") as f:
+                console.print_report(report, f, color=bool(color))
         else:
-            with open(args.json_path, "w", encoding="utf-8") as f:
-                f.write(text)
+            sys.stderr.flush()
+            console.print_report(report, sys.stderr, color=color)
+    except BrokenPipeError:
+        # the reader of stdout/stderr is gone; keep Python from complaining at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stderr.fileno())
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -273,6 +331,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if argv and argv[0] == "check":
             return cmd_check(parser, argv[1:])
+        if argv and argv[0] == "attach":
+            return cmd_attach(parser, argv[1:])
         if argv and argv[0] == "diagnose":
             return cmd_diagnose(parser, argv[1:])
         args = parser.parse_args(argv)

@@ -29,6 +29,8 @@ def _header(report: Report) -> Text:
     elif v == "timeout":
         msg = (f"TIMEOUT after {report.timeout:g} s: the script did not finish, and no deadlock "
                "was proven (something may still be able to move)")
+    elif v == "exited":
+        msg = "the process ended while it was watched; no deadlock"
     elif v == "failed":
         msg = f"the script {status_text(report.status)}; no hang"
     else:
@@ -156,7 +158,7 @@ def render(report: Report) -> List[Text]:
     if report.verdict == "ok" and not report.findings and not notes:
         return []
     out = [_header(report)]
-    if report.verdict in ("ok", "failed") and not report.findings:
+    if report.verdict in ("ok", "failed", "exited") and not report.findings:
         out.extend(Text(f"  note: {n}", style="dim") for n in notes)
         return out
     for f in report.findings:
@@ -187,11 +189,17 @@ def render(report: Report) -> List[Text]:
     return out
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich turns a closed pipe into SystemExit(1); the CLI decides what it means
+        raise BrokenPipeError
+
+
 def make_console(stream: TextIO, color: Optional[bool] = None) -> Console:
     is_tty = stream.isatty() if hasattr(stream, "isatty") else False
     no_color = bool(os.environ.get("NO_COLOR"))
     use_color = (is_tty and not no_color) if color is None else color
-    return Console(file=stream, force_terminal=use_color, no_color=not use_color,
+    return _Console(file=stream, force_terminal=use_color, no_color=not use_color,
                    highlight=False, soft_wrap=not is_tty, emoji=False)
 
 

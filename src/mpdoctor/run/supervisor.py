@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import os
 import select
 import signal
@@ -21,13 +20,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set
 
-from mpdoctor.diagnose import Diagnosis, diagnose
+from mpdoctor.diagnose import Diagnosis
 from mpdoctor.model import Snapshot
 from mpdoctor.observe import procfs
 from mpdoctor.observe.pyspy import Dumper
-from mpdoctor.observe.snapshot import Snapshotter, with_stacks
+from mpdoctor.observe.snapshot import Snapshotter
 from mpdoctor.observe.tree import TreeReader, own_children
-from mpdoctor.run.watch import Watchdog
+from mpdoctor.run.watch import Watchdog, explain
 
 _ZOMBIE = procfs.Stat(0, "", "Z", 0, 0, 0, 0, 0)
 
@@ -286,12 +285,7 @@ class Supervisor:
 
     def _conclude(self, verdict: str, snapshot: Snapshot, t0: float) -> Outcome:
         at = time.monotonic()
-        dumps = self.dumper.dump(p.pid for p in snapshot.processes if p.state != "Z")
-        if self.dumper.exe is None:
-            snapshot = _with_note(snapshot, "py-spy was not found: no Python stacks, so no user "
-                                            "code lines (install py-spy, a dependency of mpdoctor)")
-        snapshot = with_stacks(snapshot, dumps)
-        diagnosis = diagnose(snapshot)
+        snapshot, diagnosis = explain(snapshot, self.dumper)
         if verdict == "timeout" and diagnosis.deadlock:
             verdict = "deadlock"
         if self.on_snapshot is not None:
@@ -321,6 +315,3 @@ class Supervisor:
         except OSError:
             pass
 
-
-def _with_note(snapshot: Snapshot, note: str) -> Snapshot:
-    return dataclasses.replace(snapshot, notes=snapshot.notes + (note,))

@@ -12,10 +12,13 @@ from __future__ import annotations
 import time
 from typing import Optional, Set, Tuple
 
-from mpdoctor.diagnose import waitfor
+import dataclasses
+
+from mpdoctor.diagnose import Diagnosis, diagnose, waitfor
 from mpdoctor.model import Snapshot
 from mpdoctor.observe import procfs, syscalls
-from mpdoctor.observe.snapshot import Snapshotter
+from mpdoctor.observe.pyspy import Dumper
+from mpdoctor.observe.snapshot import Snapshotter, with_stacks
 from mpdoctor.observe.tree import Reading, TreeReader, moved
 
 #: poll interval while the main thread is blocked (fast: a hang should be seen at once)
@@ -83,3 +86,15 @@ class Watchdog:
         first = self.prev or self.reader.read()
         second = self.reader.read()
         return self.snapshotter.take(first, second)
+
+
+def explain(snapshot: Snapshot, dumper: Dumper) -> Tuple[Snapshot, Diagnosis]:
+    """Add every live process's Python stack to a snapshot (py-spy, in parallel) and diagnose it.
+    """
+    dumps = dumper.dump(p.pid for p in snapshot.processes if p.state != "Z")
+    if dumper.exe is None:
+        snapshot = dataclasses.replace(snapshot, notes=snapshot.notes + (
+            "py-spy was not found: no Python stacks, so no user code lines (install py-spy, a "
+            "dependency of mpdoctor)",))
+    snapshot = with_stacks(snapshot, dumps)
+    return snapshot, diagnose(snapshot)
