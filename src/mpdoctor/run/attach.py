@@ -86,14 +86,15 @@ def attach(pid: int, timeout: float, dumper: Optional[Dumper] = None) -> Attache
     snapshotter = Snapshotter(pid, reader, outside_inodes(pid))
     dog = Watchdog(pid, reader, snapshotter)
     notes = [NOT_SEEN]
-    if procfs.fds(procfs.stat(pid).ppid if procfs.stat(pid) else 0) is None:
+    st = procfs.stat(pid)
+    if st is not None and procfs.fds(st.ppid) is None:
         notes.append("the parent's fd table could not be read: pipes it holds are not known "
                      "to lead outside")
     t0 = time.monotonic()
     deadline = t0 + timeout
     while True:
-        if procfs.stat(pid) is None or (procfs.stat(pid) or procfs.Stat(0, "", "Z", 0, 0, 0, 0,
-                                                                         0)).state == "Z":
+        st = procfs.stat(pid)
+        if st is None or st.state == "Z":
             return Attached("exited", duration=time.monotonic() - t0,
                             notes=notes + [f"process {pid} ended while it was watched"])
         proven = dog.poll()
