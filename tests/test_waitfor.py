@@ -143,3 +143,21 @@ def test_a_zombie_child_means_the_wait_will_end():
         proc(10, 1, thread(10, WaitKind.CHILD, syscall="wait4", pid=11), role=Role.MAIN),
         dataclasses.replace(proc(11, 10, Thread(tid=11, state="Z")), state="Z")))
     assert not diagnose(snap).deadlock
+
+
+def test_a_named_semaphore_can_be_opened_later_by_any_live_process():
+    """A spawned child that does not map the parent's Event yet will open it by name: the
+    parent's wait is not stuck while that child can still run."""
+    from mpdoctor.model import SharedMapping
+    sem = SharedMapping("00:1b:7", "/dev/shm/sem.abc (deleted)", mappers=(10,), named=True)
+    main = proc(10, 1, thread(10, WaitKind.FUTEX, syscall="futex", private=False,
+                              shared_key="00:1b:7"), role=Role.MAIN)
+    starting = proc(11, 10, Thread(tid=11, state="R", wait=Wait(WaitKind.RUNNING)))
+    snap = Snapshot(root_pid=10, processes=(main, starting), shared=(sem,))
+    assert not diagnose(snap).deadlock
+    # without its name, only the processes that map it now could ever wake it
+    sealed = dataclasses.replace(snap, shared=(dataclasses.replace(sem, named=False),))
+    assert diagnose(sealed).deadlock
+    # and a zombie never opens anything
+    zombie = dataclasses.replace(proc(11, 10, Thread(tid=11, state="Z")), state="Z")
+    assert diagnose(dataclasses.replace(snap, processes=(main, zombie))).deadlock

@@ -16,7 +16,8 @@ from mpdoctor.exitcodes import ExitCode
 EPILOG = """\
 exit status: the script's own when it ends by itself (128+N if killed by signal N);
   86 = deadlock proven, 87 = --timeout reached with no deadlock proven,
-  88 = bad input (nothing was started), 89 = mpdoctor itself failed.
+  88 = bad input (nothing was started), 89 = mpdoctor itself failed,
+  90 = with --strict: the script exited 0 but mpdoctor reported a finding.
   attach: 86 / 87 as above, 0 when the process ended while watched.
 """
 
@@ -58,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "with `mpdoctor diagnose PATH`)")
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                        help="colour in the human report (default: auto; NO_COLOR is honoured)")
+    check.add_argument("--strict", action="store_true",
+                       help="exit with status 90 when the script exits 0 but mpdoctor reports "
+                            "a finding (an item dropped by a queue's feeder thread, say)")
+    check.add_argument("--no-hooks", action="store_true",
+                       help="do not run mpdoctor's hooks inside the script's processes (no "
+                            "pickling errors, dropped items or put sites in the report)")
     check.add_argument("-m", metavar="MODULE", dest="module",
                        help="run a library module as a script, like python -m")
 
@@ -217,12 +224,17 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
         if path and path != "-":
             _check_writable(path, what)
 
-    supervisor = Supervisor(command, timeout=timeout)
+    supervisor = Supervisor(command, timeout=timeout, hooks=not args.no_hooks)
     try:
         outcome = supervisor.run()
     except FileNotFoundError as err:
         raise TargetError(f"cannot start {command[0]!r}: {err.strerror}.",
                           "Check --python.") from err
+    diagnosis = outcome.diagnosis
+    if diagnosis is None and outcome.events:
+        from mpdoctor.diagnose import Diagnosis, diagnose_events
+        findings = tuple(diagnose_events(outcome.events))
+        diagnosis = Diagnosis(False, (), findings, ()) if findings else None
     if outcome.verdict == "deadlock":
         code = int(ExitCode.DEADLOCK)
     elif outcome.verdict == "timeout":
@@ -230,8 +242,10 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     else:
         st = outcome.status if outcome.status is not None else 0
         code = st if st >= 0 else 128 - st
+        if code == 0 and args.strict and diagnosis is not None and diagnosis.findings:
+            code = int(ExitCode.FINDINGS)
     report = Report(verdict=outcome.verdict, exit_code=code, command=tuple(command),
-                    status=outcome.status, diagnosis=outcome.diagnosis,
+                    status=outcome.status, diagnosis=diagnosis,
                     snapshot=outcome.snapshot, duration=outcome.duration,
                     proof_seconds=outcome.proof_seconds, timeout=timeout,
                     notes=outcome.notes, stopped=outcome.stopped)

@@ -19,3 +19,5 @@ class ExitCode(enum.IntEnum):
     USAGE = 88
     #: mpdoctor itself failed (a bug, or the platform cannot be observed)
     INTERNAL = 89
+    #: with --strict: the script exited 0, but mpdoctor reported a finding (a dropped item...)
+    FINDINGS = 90

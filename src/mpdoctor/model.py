@@ -86,6 +86,8 @@ class Frame:
     function: str
     filename: str
     line: int
+    #: (name, repr) of the locals mpdoctor asked for (only its own hooks' frames)
+    locals: Tuple[Tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,20 @@ class SharedMapping:
     key: str  # "dev:inode"
     path: str = ""
     mappers: Tuple[int, ...] = ()  # pids of the tree that map it
+    #: a name in /dev/shm still leads to it, so a process that does not map it yet may open it
+    #: (glibc maps a named semaphore through a temporary file it deletes: "(deleted)" in the
+    #: maps says nothing about whether the semaphore's own name is gone)
+    named: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the in-process hooks saw (``kind``: pickle-error, process-start, ...)."""
+
+    kind: str
+    pid: int
+    at: float  # time.time() in the process that saw it
+    data: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -182,6 +198,10 @@ class Snapshot:
     window: float = 0.0
     arch: str = ""
     notes: Tuple[str, ...] = ()  # what could not be seen, and what it would have added
+    #: what the in-process hooks reported up to the snapshot (empty without hooks)
+    events: Tuple[Event, ...] = ()
+    #: whether hooks ran in the tree (False: attach, or hooks disabled)
+    hooks: bool = False
     schema: int = SCHEMA
 
     @functools.cached_property

@@ -8,18 +8,19 @@ they never print and never touch a process.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, List, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 from mpdoctor.diagnose import describe as describe_mod
 from mpdoctor.diagnose import (exit_blocked, fork_with_lock_held, get_without_producer,
-                               join_before_drain, never_signalled, pipe_both_send, pool,
-                               put_without_consumer, waitfor)
-from mpdoctor.model import Finding, Link, Severity, Snapshot
+                               join_before_drain, main_guard, never_signalled, pipe_both_send,
+                               pool, put_without_consumer, unpicklable, waitfor)
+from mpdoctor.model import Event, Finding, Link, Severity, Snapshot
 
 Rule = Callable[[waitfor.Graph], List[Finding]]
 
 #: rules for a proven deadlock, most specific first (a rule claims the threads it explains)
 RULES: Tuple[Rule, ...] = (
+    unpicklable.check,
     pool.check,
     join_before_drain.check,
     exit_blocked.check,
@@ -56,6 +57,11 @@ def links(g: waitfor.Graph, nodes) -> Tuple[Link, ...]:
     return tuple(out)
 
 
+def diagnose_events(events: Sequence[Event], linked: Sequence[Event] = ()) -> List[Finding]:
+    """Findings from the hooks' events alone (for any verdict, a clean exit included)."""
+    return unpicklable.from_events(events, linked) + main_guard.from_events(events)
+
+
 def diagnose(snapshot: Snapshot) -> Diagnosis:
     g = waitfor.build(snapshot)
     stuck = tuple(sorted((pid, tid) for _, pid, tid in g.stuck))
@@ -65,13 +71,16 @@ def diagnose(snapshot: Snapshot) -> Diagnosis:
         hints: List[Finding] = []
         for rule in UNPROVEN_RULES:
             hints.extend(rule(g))
+        hints.extend(diagnose_events(snapshot.events))
         return Diagnosis(False, (), tuple(hints), stuck, movable)
     chain = links(g, waitfor.chain(g))
     findings: List[Finding] = []
     for rule in RULES:
         findings.extend(rule(g))
-    if not findings:
+    extra = diagnose_events(snapshot.events, g.linked_events)
+    if not findings and not any(f.severity is Severity.ERROR for f in extra):
         findings.append(unexplained(g, chain))
+    findings.extend(extra)
     return Diagnosis(True, chain, tuple(findings), stuck)
 
 

@@ -143,6 +143,13 @@ def _finding(g: Graph, joiner: Process, jt: Thread, awaited: Set[int], pipe: Pip
         + (f" and by {len(other_readers)} other processes ({_pids(other_readers)}), all stuck"
            if other_readers else "")
         + "; none of them can ever read it")
+    put_sites = sorted({str(e.data.get("site")) for e in s.events
+                        if e.kind == "put-site" and e.data.get("pipe") == pipe.inode})
+    if put_sites:
+        putters = sorted({e.pid for e in s.events
+                          if e.kind == "put-site" and e.data.get("pipe") == pipe.inode})
+        evidence.append(f"the items in this queue were put at {', '.join(put_sites[:5])} "
+                        f"(by processes {_pids(putters)})")
     if not site:
         evidence.append("(no Python stack for the joining thread: the join line is unknown)")
     fix = ("Drain before you join: get() every item the children put on the queue (or read the "
@@ -159,6 +166,7 @@ def _finding(g: Graph, joiner: Process, jt: Thread, awaited: Set[int], pipe: Pip
                                  stacks.in_function(wt, "multiprocessing/queues.py", ["_feed"]))}
                             for wp, wt in blocked],
         "stuck_children": stuck_children,
+        "put_sites": put_sites,
     }
     pids = tuple(sorted({joiner.pid, *stuck_children, *(wp.pid for wp, _ in blocked)}))
     return Finding(slug=SLUG, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),

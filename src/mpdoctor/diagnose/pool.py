@@ -73,6 +73,14 @@ def check(g: Graph) -> List[Finding]:
     return findings
 
 
+def _signal_name(num: int) -> str:
+    import signal
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
+
+
 def _call(thread: Thread) -> str:
     entry = stacks.entry_call(thread)
     site = stacks.user_frame(thread)
@@ -91,6 +99,10 @@ def _handler_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
                 "the pool's result-handler thread (Pool._handle_results) is gone, while its task "
                 "and worker handlers are still there: it died on an exception (printed above as "
                 "'Exception in thread ... (_handle_results)'), so no result is delivered any more"]
+    for e in s.events:
+        if (e.kind == "thread-exception" and e.pid == proc.pid
+                and "_handle_results" in str(e.data.get("thread"))):
+            evidence.append(f"the exception that killed it: {e.data.get('error')}")
     summary = (f"{who(s, proc.pid)} waits in {_call(thread)} for results the pool can no longer "
                "deliver: its result-handler thread died")
     fix = ("Make what workers return or raise picklable: an exception class must pass all its "
@@ -114,6 +126,7 @@ def _worker_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
         return None  # tasks are still being handed out
     site = stacks.user_frame(thread)
     replaced = [w.pid for w in workers if _replacement(w)]
+    deaths = [e for e in s.events if e.kind == "pool-worker-exit" and e.pid == proc.pid]
     evidence = [describe(s, proc, thread),
                 f"all {len(workers)} workers of the pool are idle, waiting for a task "
                 f"({', '.join(str(w.pid) for w in workers)}), and the task handler has no task "
@@ -124,9 +137,21 @@ def _worker_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
                         "started by the pool's worker handler to replace a worker that exited: "
                         "the worker that held the lost task died (os._exit, a signal or the OOM "
                         "killer), and Pool never re-sends a lost task")
-    else:
+    elif not deaths:
         evidence.append("a worker that held a task died (os._exit, a signal or the OOM killer) "
                         "and Pool never re-sends a lost task")
+    for e in deaths[:5]:
+        code = e.data.get("exitcode")
+        how = (f"was killed by {_signal_name(-code)}" + (" (the OOM killer sends SIGKILL)"
+                                                         if code == -9 else "")
+               if isinstance(code, int) and code < 0 else f"exited with status {code}")
+        pending = [p for p in e.data.get("pending") or () if p.get("left")]
+        waiting = "; ".join(
+            f"the call at {p.get('site') or '?'} still waited for {p.get('left')} "
+            f"task{'s' if p.get('left') != 1 else ''}" for p in pending[:3])
+        evidence.append(f"worker {e.data.get('worker')} {how} while it held a task"
+                        + (f" ({waiting})" if waiting else "")
+                        + "; the pool replaced it and never re-sent that task")
     summary = (f"{who(s, proc.pid)} waits in {_call(thread)} for a result that will never come: "
                "a pool worker died while running a task")
     fix = ("Find out why the worker died (an exit code or a signal: native code, os._exit, the "
@@ -135,7 +160,9 @@ def _worker_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
            "timeout (map_async(...).get(timeout=...)).")
     data = {"caller": {"pid": proc.pid, "tid": thread.tid,
                        "site": f"{site.filename}:{site.line}" if site else None},
-            "workers": [w.pid for w in workers], "replacements": replaced}
+            "workers": [w.pid for w in workers], "replacements": replaced,
+            "dead_workers": [{"pid": e.data.get("worker"), "exitcode": e.data.get("exitcode")}
+                             for e in deaths]}
     return Finding(slug=WORKER_DIED, severity=Severity.ERROR, summary=summary,
                    evidence=tuple(evidence), fix=fix, docs=f"docs/diagnoses/{WORKER_DIED}.md",
                    pids=tuple([proc.pid] + [w.pid for w in workers]), data=data)

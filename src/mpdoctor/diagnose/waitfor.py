@@ -26,8 +26,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple, Union
 
-from mpdoctor.model import (Pipe, PolledFd, Process, Role, Snapshot, Socket, Thread, Wait,
-                            WaitKind)
+from mpdoctor.model import (Event, Pipe, PolledFd, Process, Role, Snapshot, Socket, Thread,
+                            Wait, WaitKind)
 from mpdoctor.observe.procfs import pipe_inode
 from mpdoctor.observe.sockets import socket_inode
 
@@ -60,6 +60,8 @@ class Graph:
     live: Set[Node] = field(default_factory=set)
     #: threads a rule has already explained; later, more generic rules leave them alone
     claimed: Set[Tuple[int, int]] = field(default_factory=set)
+    #: hook events a rule has already reported as part of a deadlock finding
+    linked_events: List[Event] = field(default_factory=list)
 
     @property
     def stuck(self) -> FrozenSet[TNode]:
@@ -200,17 +202,26 @@ def wakers_of(snapshot: Snapshot, proc: Process, thread: Thread) -> Tuple[Option
         mapping = snapshot.shared_by_key.get(w.shared_key) if w.shared_key else None
         if mapping is None or not mapping.mappers:
             return None, "a shared futex whose mapping could not be resolved"
-        if not _internal_mapping(mapping.path):
-            return None, f"a futex in {mapping.path}, which other programs may open"
-        return {pnode(pid) for pid in mapping.mappers}, ""
+        if mapping.named:
+            # a semaphore that still has its name (spawn and forkserver keep multiprocessing's
+            # until it is released): a process that does not map it yet may open it later (a
+            # spawned child unpickling its Event, say), so any process of the tree may wake it
+            # (a zombie opens nothing; a resource tracker only unlinks names; the forkserver only
+            # forks on a request, so it stands for its children)
+            return _holders(snapshot, (p.pid for p in snapshot.processes if p.state != "Z"
+                                       and p.role is not Role.RESOURCE_TRACKER)), ""
+        if _sealed(mapping.path):
+            return {pnode(pid) for pid in mapping.mappers}, ""
+        return None, f"a futex in {mapping.path}, which other programs may open"
     return None, f"{w.kind.value}"
 
 
-def _internal_mapping(path: str) -> bool:
-    """Shared memory only the tree can reach: deleted files (multiprocessing unlinks its
-    semaphores), multiprocessing's own named semaphores, and anonymous shared memory."""
-    return (path.endswith("(deleted)") or path.startswith("/dev/shm/sem.mp-")
-            or path.startswith("/dev/zero") or path.startswith("/SYSV") or path == "")
+def _sealed(path: str) -> bool:
+    """Shared memory no new process can open (when no name leads to it any more, see
+    ``SharedMapping.named``): only the processes that map it now, and children they fork, can
+    ever touch it.  Deleted files and anonymous shared memory."""
+    return (path.endswith("(deleted)") or path.startswith("/dev/zero")
+            or path.startswith("/SYSV") or path == "")
 
 
 def build(snapshot: Snapshot) -> Graph:

@@ -12,7 +12,7 @@ import os
 import struct
 import termios
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 PROC = "/proc"
 F_GETPIPE_SZ = 1032  # fcntl.F_GETPIPE_SZ exists only from Python 3.10
@@ -273,6 +273,22 @@ def mapped_keys(pid: int) -> Optional[set]:
         if m is not None and m.inode and len(m.perms) > 3 and m.perms[3] == "s":
             keys.add(f"{m.dev}:{m.inode}")
     return keys
+
+
+def shm_keys(directory: str = "/dev/shm") -> Set[str]:
+    """``dev:inode`` (as /proc/PID/maps writes them) of every file in /dev/shm."""
+    out: Set[str] = set()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return out
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        out.add(f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}")
+    return out
 
 
 def pipe_levels(pid: int, fd: int) -> Tuple[Optional[int], Optional[int]]:

@@ -55,7 +55,10 @@ def parse(pid: int, text: str) -> Dump:
     for t in data if isinstance(data, list) else []:
         frames = tuple(
             Frame(function=str(f.get("name", "?")), filename=str(f.get("filename", "?")),
-                  line=int(f.get("line") or 0))
+                  line=int(f.get("line") or 0),
+                  locals=tuple((str(v.get("name")), str(v.get("repr")))
+                               for v in f.get("locals") or ()
+                               if str(v.get("name", "")).startswith("mpdoctor_")))
             for f in t.get("frames") or ()
         )
         tid = t.get("os_thread_id")
@@ -74,10 +77,12 @@ def _first_line(text: str) -> str:
     return ""
 
 
-def dump_one(exe: str, pid: int, started: Callable[[int], None], finished: Callable[[int], None],
-             timeout: float = DUMP_TIMEOUT) -> Dump:
+def dump_one(exe: str, pid: int, started: Callable[[int], None],
+             finished: Callable[[int], None],
+             timeout: float = DUMP_TIMEOUT, with_locals: bool = False) -> Dump:
     try:
-        proc = subprocess.Popen([exe, "dump", "--json", "--pid", str(pid)],
+        proc = subprocess.Popen([exe, "dump", "--json", "--pid", str(pid)]
+                                + (["--locals"] if with_locals else []),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
     except OSError as exc:
@@ -106,12 +111,13 @@ class Dumper:
         self.workers = workers or max(4, 2 * (os.cpu_count() or 1))
         self.helpers: Set[int] = set()
 
-    def dump(self, pids: Iterable[int]) -> Dict[int, Dump]:
+    def dump(self, pids: Iterable[int], with_locals: bool = False) -> Dict[int, Dump]:
         pids = list(pids)
         if self.exe is None:
             return {p: Dump(p, error="py-spy is not installed") for p in pids}
         exe = self.exe
         with ThreadPoolExecutor(max_workers=min(self.workers, max(1, len(pids)))) as pool:
             results = pool.map(
-                lambda p: dump_one(exe, p, self.helpers.add, self.helpers.discard), pids)
+                lambda p: dump_one(exe, p, self.helpers.add, self.helpers.discard,
+                                   with_locals=with_locals), pids)
             return {d.pid: d for d in results}

@@ -200,8 +200,10 @@ class Snapshotter:
                 u.rqueue if u else None, tuple(sock_holders.get(inode, ())),
                 tuple(sock_holders.get(peer, ())) if peer else (),
                 outside=inode in self.outside or (peer in self.outside if peer else False)))
+        named = procfs.shm_keys() if shared_keys else set()
         shared = [SharedMapping(k, _mapping_path(mappers[k][0], k) if mappers[k] else "",
-                                tuple(mappers[k])) for k in sorted(shared_keys)]
+                                tuple(mappers[k]), named=k in named)
+                  for k in sorted(shared_keys)]
 
         after = self.reader.read()
         window = after.at - before.at

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import select
 import signal
@@ -21,11 +22,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set
 
 from mpdoctor.diagnose import Diagnosis
-from mpdoctor.model import Snapshot
+from mpdoctor.model import Event, Snapshot
 from mpdoctor.observe import procfs
 from mpdoctor.observe.pyspy import Dumper
-from mpdoctor.observe.snapshot import Snapshotter
+from mpdoctor.observe.snapshot import RESOURCE_TRACKER_MARK, Snapshotter
 from mpdoctor.observe.tree import TreeReader, own_children
+from mpdoctor.run.events import Receiver
 from mpdoctor.run.watch import Watchdog, explain
 
 _ZOMBIE = procfs.Stat(0, "", "Z", 0, 0, 0, 0, 0)
@@ -36,6 +38,9 @@ PR_SET_CHILD_SUBREAPER = 36
 #: after the script exits, how long what it leaves behind (multiprocessing's resource tracker
 #: finishing its cleanup, say) may take to end by itself before it is stopped
 LINGER = 2.0
+
+#: how long a resource tracker may take to clean up after the rest of the tree is gone
+TRACKER_GRACE = 2.0
 
 #: after SIGTERM/SIGHUP is forwarded, how long the script may take to end before it is killed
 TERM_GRACE = 5.0
@@ -63,16 +68,20 @@ class Outcome:
     proof_seconds: float = 0.0  # time spent proving and collecting stacks
     notes: List[str] = field(default_factory=list)
     stopped: int = 0  # processes of the tree mpdoctor had to stop
+    events: List[Event] = field(default_factory=list)  # what the in-process hooks reported
 
 
 class Supervisor:
     def __init__(self, argv: List[str], timeout: Optional[float] = None,
                  env: Optional[Dict[str, str]] = None,
                  dumper: Optional[Dumper] = None,
-                 on_snapshot: Optional[Callable[[Snapshot], None]] = None) -> None:
+                 on_snapshot: Optional[Callable[[Snapshot], None]] = None,
+                 hooks: bool = True) -> None:
         self.argv = argv
         self.timeout = timeout
         self.env = env
+        self.receiver: Optional[Receiver] = Receiver(
+            debug=bool(os.environ.get("MPDOCTOR_DEBUG"))) if hooks else None
         self.dumper = dumper or Dumper()
         self.on_snapshot = on_snapshot
         self.notes: List[str] = []
@@ -107,9 +116,11 @@ class Supervisor:
             os.setpgid(0, 0)
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
+        env = dict(os.environ if self.env is None else self.env)
+        if self.receiver is not None:
+            env.update(self.receiver.env())
         # the child starts with default dispositions for the signals mpdoctor catches
-        proc = subprocess.Popen(self.argv, env=self.env, close_fds=False,
-                                preexec_fn=child_setup)
+        proc = subprocess.Popen(self.argv, env=env, close_fds=False, preexec_fn=child_setup)
         try:
             os.setpgid(proc.pid, proc.pid)  # also from here, as shells do: no race on the group
         except OSError:
@@ -165,22 +176,35 @@ class Supervisor:
         """SIGKILL every process of the tree until none is left; returns how many were hit.
 
         Each round kills what is alive, then reaps: children of killed processes are
-        re-parented to mpdoctor (the subreaper) and are found in the next round."""
+        re-parented to mpdoctor (the subreaper) and are found in the next round.
+        multiprocessing's resource trackers go last: once everything else is gone they see end
+        of file, unlink the semaphores and shared memory the dead processes left behind (as
+        they would after any crash), and exit; only a tracker that does not is killed."""
         reader = TreeReader(self._tops)
         hit: Set[int] = {p for p in reader.read().pids
                          if (procfs.stat(p) or _ZOMBIE).state not in ("Z", "X")}
-        try:
-            os.killpg(self.root_pid, signal.SIGKILL)
-        except OSError:
-            pass
+        trackers = {p for p in hit if RESOURCE_TRACKER_MARK in " ".join(procfs.cmdline(p))}
+        for pid in hit - trackers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         deadline = time.monotonic() + 10.0
+        trackers_until = None
         while True:
             self._reap()
             pids = reader.read().pids
             alive = [p for p in pids if (procfs.stat(p) or _ZOMBIE).state not in ("Z", "X")]
             if not pids or time.monotonic() > deadline:
                 break
+            spare = trackers
+            if set(alive) <= trackers and trackers_until is None:
+                trackers_until = time.monotonic() + TRACKER_GRACE  # the rest is gone
+            if trackers_until is not None and time.monotonic() > trackers_until:
+                spare = set()
             for pid in alive:
+                if pid in spare:
+                    continue
                 try:
                     os.kill(pid, signal.SIGKILL)
                     hit.add(pid)
@@ -216,6 +240,10 @@ class Supervisor:
             self._restore_signals()
         outcome.started_at = started_at
         outcome.notes = self.notes + outcome.notes
+        if self.receiver is not None:
+            outcome.events = self.receiver.close()
+            if self.receiver.lost:
+                outcome.notes.append(f"{self.receiver.lost} events from the hooks were lost")
         proc.returncode = outcome.status if outcome.status is not None else -9
         return outcome
 
@@ -285,6 +313,9 @@ class Supervisor:
 
     def _conclude(self, verdict: str, snapshot: Snapshot, t0: float) -> Outcome:
         at = time.monotonic()
+        if self.receiver is not None:
+            snapshot = dataclasses.replace(snapshot, hooks=True,
+                                           events=tuple(self.receiver.snapshot()))
         snapshot, diagnosis = explain(snapshot, self.dumper)
         if verdict == "timeout" and diagnosis.deadlock:
             verdict = "deadlock"

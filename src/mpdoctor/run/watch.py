@@ -97,4 +97,11 @@ def explain(snapshot: Snapshot, dumper: Dumper) -> Tuple[Snapshot, Diagnosis]:
             "py-spy was not found: no Python stacks, so no user code lines (install py-spy, a "
             "dependency of mpdoctor)",))
     snapshot = with_stacks(snapshot, dumps)
+    # a queue feeder blocked in a write: read the put site and size of the item it is writing
+    # from the hooks' frame on its stack (py-spy --locals, only for those processes)
+    feeding = [p.pid for p in snapshot.processes
+               if any(f.function.endswith("send_bytes_traced") for t in p.threads
+                      for f in t.frames)]
+    if feeding:
+        snapshot = with_stacks(snapshot, dumper.dump(feeding, with_locals=True))
     return snapshot, diagnose(snapshot)

@@ -1,0 +1,546 @@
+"""Install mpdoctor's hooks in this process (once), from the ``MPDOCTOR_HOOKS`` configuration.
+
+What the hooks report (each as one event, see ``channel.py``):
+
+* ``pickle-error``: something multiprocessing had to send could not be pickled: the operation
+  (Process start, Pool task or result, Queue.put, SimpleQueue.put, Connection.send, Manager
+  call, ProcessPoolExecutor.submit), the user's line, and the path to the culprit object;
+  ``dropped: true`` when a queue's feeder thread dropped the item (``put()`` never raised);
+* ``put-site``: the first time a queue's feeder sends an item put from a given line (with
+  the queue's pipe inode, so a stuck pipe can be traced to its put() lines);
+* ``process-start`` / ``process-exit``: a multiprocessing child begins and ends its work;
+* ``pool-call`` (which map/apply call created which job, from which line) and
+  ``pool-worker-exit`` (a worker the pool found dead, its exit code, and the results still
+  pending at that moment);
+* ``main-guard``: a spawned child re-ran the main module's process-starting code (no
+  ``if __name__ == "__main__":`` guard);
+* ``thread-exception``: a thread died of an exception (e.g. a Pool's result handler).
+
+Per-put cost: the queue's buffer is a deque subclass whose ``append`` also stores the caller's
+line (one Python-level call and one dict store); the feeder's ``popleft`` pops it again.
+"""
+
+import base64
+import functools
+import json
+import os
+import sys
+import threading
+from collections import deque
+
+from mpdoctor.hooks import channel
+
+ENV = "MPDOCTOR_HOOKS"
+_installed = {"done": False, "config": None}
+_MAX_SITES = 100000  # put sites remembered per queue at most (items not yet fed)
+_MP_DIR = os.path.dirname(os.path.dirname(threading.__file__))
+_HOOKS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _debug(msg):
+    if (_installed["config"] or {}).get("debug"):
+        try:
+            sys.stderr.write("[mpdoctor %d/%d] %s\n" % (os.getpid(), threading.get_ident(), msg))
+        except Exception:
+            pass
+
+
+def start():
+    """Called from the .pth file at interpreter start-up when MPDOCTOR_HOOKS is set."""
+    try:
+        config = json.loads(base64.b64decode(os.environ[ENV]).decode("utf-8"))
+    except Exception:
+        return
+    start_from(config)
+
+
+def start_from(config):
+    if _installed["done"]:
+        return
+    _installed["done"] = True
+    _installed["config"] = config
+    try:
+        channel.configure(config.get("addr"))
+        _install()
+    except Exception as exc:  # never let a hook failure reach the program
+        _debug("hooks failed: %r" % (exc,))
+
+
+# -- where the user is ---------------------------------------------------------------------
+
+def _is_library(filename):
+    return (filename.startswith("<") or filename.startswith(_MP_DIR)
+            or "/site-packages/" in filename or "/mpdoctor/hooks/" in filename)
+
+
+def _user_site(frame):
+    """``file:line`` of the innermost user frame at or above ``frame``."""
+    depth = 0
+    while frame is not None and depth < 60:
+        code = frame.f_code
+        if not _is_library(code.co_filename):
+            return "%s:%d" % (code.co_filename, frame.f_lineno)
+        frame = frame.f_back
+        depth += 1
+    return None
+
+
+def _qualname(obj):
+    try:
+        return "%s.%s" % (obj.__module__, obj.__qualname__)
+    except Exception:
+        return type(obj).__name__
+
+
+# -- pickling errors ----------------------------------------------------------------------
+#
+# No wrapper sits on the path of an exception: a frame of mpdoctor's would show up in the
+# user's tracebacks.  Pickling errors are observed where multiprocessing itself looks at them:
+# the queue feeder asks is_exiting() while handling one; multiprocessing prints the others with
+# traceback.print_exc() (a child's target, the feeder) or they reach sys.excepthook /
+# threading.excepthook; a Pool worker wraps an unpicklable result in MaybeEncodingError.  The
+# object that failed is found in the pickler's frame, in the exception's traceback.
+
+_OPERATIONS = [
+    # (file suffix, function name, operation): the first that matches any frame wins, so the
+    # specific operations come before the Connection.send they are built on
+    ("multiprocessing/queues.py", "_feed", "Queue.put"),
+    ("multiprocessing/pool.py", "_handle_tasks", "Pool task"),
+    ("multiprocessing/managers.py", "_callmethod", "Manager proxy call"),
+    ("multiprocessing/managers.py", "serve_client", "Manager result"),
+    ("multiprocessing/popen_spawn_posix.py", "_launch", "Process start"),
+    ("multiprocessing/popen_forkserver.py", "_launch", "Process start"),
+    ("multiprocessing/queues.py", "put", "SimpleQueue.put"),
+    ("multiprocessing/connection.py", "send", "Connection.send"),
+]
+_ROOTS = {"Queue.put": "item", "SimpleQueue.put": "item", "Connection.send": "obj",
+          "Process start": "process", "Pool task": "task", "Pool result": "result",
+          "Manager proxy call": "call", "ProcessPoolExecutor.submit": "call"}
+_POOL_CALLS = {"map", "starmap", "apply", "apply_async", "map_async", "starmap_async", "imap",
+               "imap_unordered"}
+_reported: set = set()  # id() of exceptions already reported (print_exc and excepthook both see some)
+
+
+def _pickler_frame(tb):
+    """The ForkingPickler frame in a traceback, and the frames outside it (outermost first)."""
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for i in range(len(frames) - 1, -1, -1):
+        code = frames[i].f_code
+        if code.co_filename.endswith("multiprocessing/reduction.py") and code.co_name in (
+                "dumps", "dump"):
+            return frames[i], frames[:i]
+    return None, frames
+
+
+def _operation(outer):
+    """The multiprocessing operation that was pickling, from the frames outside the pickler."""
+    for suffix, name, op in _OPERATIONS:
+        for frame in reversed(outer):
+            code = frame.f_code
+            if code.co_name == name and code.co_filename.endswith(suffix):
+                return op, frame
+    return "pickling", None
+
+
+def _site(outer):
+    for frame in reversed(outer):
+        if not _is_library(frame.f_code.co_filename):
+            return "%s:%d" % (frame.f_code.co_filename, frame.f_lineno)
+    return None
+
+
+def _examine(exc, tb, thread_name=None):
+    """Report ``exc`` if it is a pickling error raised by multiprocessing's pickler."""
+    if exc is None or id(exc) in _reported:
+        return
+    frame, outer = _pickler_frame(tb)
+    if frame is None:
+        return
+    _reported.add(id(exc))
+    obj = frame.f_locals.get("obj")
+    op, at = _operation(outer)
+    site = None
+    if op == "Pool task" and at is not None:
+        site, call = _pool_task_site(at, obj)
+        if not call:  # the job is gone from the cache: its result object is in the traceback
+            for f in outer:
+                if f.f_code.co_filename.endswith("multiprocessing/pool.py"):
+                    result = f.f_locals.get("self")
+                    if hasattr(result, "_mpdoctor_op"):
+                        call, site = result._mpdoctor_op, result._mpdoctor_site
+                        break
+                    if f.f_code.co_name in _POOL_CALLS:
+                        call = f.f_code.co_name
+                        break
+        if call:
+            op = "Pool.%s task" % call
+    _send_pickle_error(exc, obj, op, site or _site(outer), thread_name)
+
+
+class _SpawningPopen:
+    """Stands in for the Popen being launched while the culprit is searched, so that objects
+    which may only be pickled for a child (the process's authkey, fds) are judged as
+    multiprocessing judged them."""
+
+    @staticmethod
+    def duplicate_for_child(fd):
+        return fd
+
+
+def _views(op, obj):
+    """(label, object) to search, from the user's point of view: a Pool task is the function
+    and its arguments, not the internal task tuple."""
+    if op.endswith("task") and isinstance(obj, tuple) and len(obj) == 5:
+        func, args, kwds = obj[2], obj[3], obj[4]
+        if (getattr(func, "__name__", "") in ("mapstar", "starmapstar") and len(args) == 1
+                and isinstance(args[0], tuple) and len(args[0]) == 2):
+            return [("function", args[0][0]), ("items", args[0][1])]  # map: (func, chunk)
+        return [("function", func), ("args", args), ("kwargs", kwds)]
+    if op == "Process start" and hasattr(obj, "_target"):
+        return [("target", getattr(obj, "_target", None)), ("args", getattr(obj, "_args", ())),
+                ("kwargs", getattr(obj, "_kwargs", {})), ("process", obj)]
+    return [(_ROOTS.get(op, "obj"), obj)]
+
+
+def _send_pickle_error(exc, obj, op, site, thread_name=None, dropped=False, pipe=None):
+    from multiprocessing import context, reduction
+
+    from mpdoctor.hooks import objpath
+
+    found = None
+    previous = context.get_spawning_popen()
+    context.set_spawning_popen(previous or _SpawningPopen())
+    try:
+        for label, part in _views(op, obj):
+            found = objpath.find(part, reduction.ForkingPickler, None, root=label)
+            if found is not None:
+                break
+    finally:
+        context.set_spawning_popen(previous)
+    path = ctype = reason = None
+    if found is not None:
+        path, ctype, reason, _ = found
+    channel.send("pickle-error", op=op, dropped=dropped, site=site, path=path, culprit=ctype,
+                 why=reason, error="%s: %s" % (type(exc).__name__, exc),
+                 thread=thread_name or threading.current_thread().name, pipe=pipe)
+
+
+def _pool_task_site(frame, task):
+    """The user's line and Pool method (map, apply_async, ...) for a task the task handler
+    could not send."""
+    try:
+        result = frame.f_locals.get("cache").get(task[0])
+        return getattr(result, "_mpdoctor_site", None), getattr(result, "_mpdoctor_op", None)
+    except Exception:
+        return None, None
+
+
+def _patch_pickling():
+    from multiprocessing import queues
+
+    real_is_exiting = queues.is_exiting
+
+    def is_exiting():
+        # the feeder calls this while handling an error: a pickling error here means the item
+        # is dropped (printed by _on_queue_feeder_error, or silently if the process exits)
+        try:
+            exc = sys.exc_info()[1]
+            if exc is not None and id(exc) not in _reported:
+                feeder = sys._getframe(1)
+                if feeder.f_code.co_name == "_feed":
+                    frame, outer = _pickler_frame(exc.__traceback__)
+                    if frame is not None:
+                        _reported.add(id(exc))
+                        item = frame.f_locals.get("obj")
+                        buffer = feeder.f_locals.get("buffer")
+                        site = buffer.site_of(item) if hasattr(buffer, "site_of") else None
+                        op = ("ProcessPoolExecutor.submit"
+                              if type(item).__name__ == "_CallItem" else "Queue.put")
+                        _send_pickle_error(exc, item, op, site,
+                                           dropped=op == "Queue.put",
+                                           pipe=getattr(buffer, "pipe", None))
+        except Exception:
+            pass
+        return real_is_exiting()
+
+    queues.is_exiting = is_exiting
+
+    import traceback
+
+    real_print_exc = traceback.print_exc
+
+    def print_exc(limit=None, file=None, chain=True):
+        try:
+            exc_type, exc, tb = sys.exc_info()
+            _examine(exc, tb)
+        except Exception:
+            pass
+        return real_print_exc(limit=limit, file=file, chain=chain)
+
+    functools.update_wrapper(print_exc, real_print_exc)
+    traceback.print_exc = print_exc
+
+    real_excepthook = sys.excepthook
+
+    def excepthook(exc_type, exc, tb):
+        try:
+            _examine(exc, tb)
+            if isinstance(exc, RuntimeError):
+                _examine_main_guard(exc, tb)
+        except Exception:
+            pass
+        return real_excepthook(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+
+    real_thread_hook = threading.excepthook
+
+    def thread_excepthook(args):
+        try:
+            name = getattr(args.thread, "name", None)
+            _examine(args.exc_value, args.exc_traceback, name)
+            channel.send("thread-exception", thread=name,
+                         error="%s: %s" % (args.exc_type.__name__, args.exc_value))
+        except Exception:
+            pass
+        return real_thread_hook(args)
+
+    threading.excepthook = thread_excepthook
+
+    from multiprocessing import pool as mpool
+
+    real_init = mpool.MaybeEncodingError.__init__
+
+    def __init__(self, exc, value):
+        real_init(self, exc, value)
+        if isinstance(exc, str):
+            return  # rebuilt from its repr in the parent: the worker already reported it
+        try:  # a worker could not send a result back: find what in it cannot be pickled
+            _send_pickle_error(exc, value, "Pool result", None)
+        except Exception:
+            pass
+
+    functools.update_wrapper(__init__, real_init)
+    mpool.MaybeEncodingError.__init__ = __init__
+
+
+def _examine_main_guard(exc, tb):
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    if not frames or frames[-1].f_code.co_name != "_check_not_importing_main":
+        return
+    channel.send("main-guard", site=_site(frames),
+                 main=getattr(sys.modules.get("__mp_main__") or sys.modules.get("__main__"),
+                              "__file__", None))
+
+
+# -- queues: put sites -------------------------------------------------------------------
+
+class _SiteDeque(deque):
+    """A queue's buffer that remembers where each item was put.
+
+    ``append`` runs in put() (records the caller's line), ``popleft`` in the feeder thread
+    (announces each new put site of this queue once, with the queue's pipe).  Both only ever
+    add work after the deque's own operation, so they raise nothing the original would not."""
+
+    __slots__ = ("sites", "announced", "pipe")
+
+    def __init__(self, pipe=None):
+        deque.__init__(self)
+        self.sites = {}
+        self.announced = set()
+        self.pipe = pipe
+
+    def append(self, obj, _getframe=sys._getframe, _lib=(_MP_DIR, _HOOKS_DIR)):
+        deque.append(self, obj)
+        if len(self.sites) < _MAX_SITES and type(obj) is not object:  # not close()'s sentinel
+            f = _getframe(2)
+            depth = 0
+            while f is not None and f.f_code.co_filename.startswith(_lib) and depth < 4:
+                f = f.f_back  # put() called by library code: the user's line is further out
+                depth += 1
+            if f is not None and not f.f_code.co_filename.startswith(_lib):
+                self.sites[id(obj)] = (f.f_code.co_filename, f.f_lineno)
+
+    def popleft(self):
+        obj = deque.popleft(self)
+        site = self.sites.pop(id(obj), None)
+        if site is not None and site not in self.announced:
+            self.announced.add(site)
+            try:
+                channel.send("put-site", site="%s:%d" % site, pipe=self.pipe)
+            except Exception:
+                pass
+        return obj
+
+    def site_of(self, obj):
+        site = self.sites.get(id(obj)) or next(iter(self.announced), None)
+        return "%s:%d" % site if site else None
+
+
+def _patch_queues():
+    from multiprocessing import queues
+
+    real_reset = queues.Queue._reset
+
+    def _reset(self, *args, **kwargs):
+        real_reset(self, *args, **kwargs)
+        try:
+            try:
+                pipe = os.fstat(self._writer.fileno()).st_ino
+            except Exception:
+                pipe = None
+            if type(self._buffer) is deque and not self._buffer:
+                self._buffer = _SiteDeque(pipe)
+        except Exception:
+            pass
+
+    functools.update_wrapper(_reset, real_reset)
+    queues.Queue._reset = _reset
+
+
+# -- pools ------------------------------------------------------------------------------
+
+def _patch_pool():
+    from multiprocessing import pool as mpool
+
+    def wrap_init(cls, op_of):
+        real = cls.__init__
+
+        def __init__(self, *args, **kwargs):
+            real(self, *args, **kwargs)
+            try:
+                site = _user_site(sys._getframe(1))
+                op = op_of(sys._getframe(1))
+                self._mpdoctor_site, self._mpdoctor_op = site, op
+                channel.send("pool-call", op=op, job=getattr(self, "_job", None), site=site)
+            except Exception:
+                pass
+
+        functools.update_wrapper(__init__, real)
+        cls.__init__ = __init__
+
+    def op_of(frame):
+        """The Pool method the user called (map, starmap, apply_async, imap, ...): the
+        outermost pool.py frame below the user's."""
+        name = None
+        depth = 0
+        while frame is not None and depth < 10:
+            if not frame.f_code.co_filename.endswith("multiprocessing/pool.py"):
+                break
+            name = frame.f_code.co_name
+            frame = frame.f_back
+            depth += 1
+        return name
+
+    wrap_init(mpool.ApplyResult, op_of)  # MapResult calls ApplyResult.__init__
+    wrap_init(mpool.IMapIterator, op_of)
+
+    Pool = mpool.Pool
+    real_join_exited = Pool.__dict__["_join_exited_workers"].__func__
+
+    def _join_exited_workers(pool):
+        try:
+            for w in pool:
+                code = w.exitcode
+                if code is not None and code != 0:
+                    channel.send("pool-worker-exit", worker=w.pid, exitcode=code,
+                                 pending=_pending(sys._getframe(1)))
+        except Exception:
+            pass
+        return real_join_exited(pool)
+
+    functools.update_wrapper(_join_exited_workers, real_join_exited)
+    Pool._join_exited_workers = staticmethod(_join_exited_workers)
+
+
+def _pending(frame):
+    """Results the pool still waits for when a worker died: job, call site, tasks missing."""
+    out = []
+    try:
+        while frame is not None and "cache" not in frame.f_locals:
+            frame = frame.f_back
+        cache = frame.f_locals["cache"] if frame is not None else {}
+        for job, result in list(cache.items())[:20]:
+            out.append({"job": job, "site": getattr(result, "_mpdoctor_site", None),
+                        "left": getattr(result, "_number_left", None),
+                        "chunksize": getattr(result, "_chunksize", None),
+                        "length": getattr(result, "_length", None)})
+    except Exception:
+        pass
+    return out
+
+
+# -- processes ----------------------------------------------------------------------------
+
+def _patch_process():
+    from multiprocessing import process
+
+    real_bootstrap = process.BaseProcess._bootstrap
+
+    def _bootstrap(self, *args, **kwargs):
+        # _bootstrap catches and prints everything the target raises itself: this frame is
+        # never part of a traceback the user sees
+        try:
+            channel.send("process-start", ppid=os.getppid(), name=self.name,
+                         target=_qualname(self._target) if self._target else None)
+        except Exception:
+            pass
+        code = real_bootstrap(self, *args, **kwargs)
+        try:
+            channel.send("process-exit", exitcode=code, name=self.name)
+        except Exception:
+            pass
+        return code
+
+    functools.update_wrapper(_bootstrap, real_bootstrap)
+    process.BaseProcess._bootstrap = _bootstrap
+
+    # the stowaway: under spawn and forkserver the Process object is pickled for the child;
+    # an attribute that unpickles as "start the hooks" makes sure the child runs them even if
+    # the environment variable was not passed on
+    real_init = process.BaseProcess.__init__
+
+    def __init__(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        try:
+            self._mpdoctor_hooks = _Stowaway(_installed["config"])
+        except Exception:
+            pass
+
+    functools.update_wrapper(__init__, real_init)
+    process.BaseProcess.__init__ = __init__
+
+
+_STOWAWAY_CODE = (
+    "try:\n"
+    "    import mpdoctor.hooks.boot as b\n"
+    "    b.start_from(config)\n"
+    "except Exception:\n"
+    "    pass\n"
+)
+
+
+class _Stowaway:
+    """Unpickles as ``exec(code, {"config": ...})``: builtins only, so a child without mpdoctor
+    installed unpickles it as a harmless ``None``."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def __reduce__(self):
+        return exec, (_STOWAWAY_CODE, {"config": self.config})
+
+
+def _install():
+    for patch in (_patch_pickling, _patch_queues, _patch_pool, _patch_process):
+        try:
+            patch()
+        except Exception as exc:
+            _debug("patch %s failed: %r" % (patch.__name__, exc))
+    _debug("hooks installed")

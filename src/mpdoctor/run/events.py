@@ -1,0 +1,93 @@
+"""The watchdog's end of the hooks' event channel.
+
+A unix datagram socket in the abstract namespace (nothing on disk to clean up), read by a
+daemon thread so that bursts never fill the kernel's queue while the main loop sleeps.  The
+configuration for the hooks travels in one environment variable, ``MPDOCTOR_HOOKS`` (base64
+JSON), inherited by every process the script starts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import threading
+from typing import Dict, List
+
+from mpdoctor.model import Event
+
+ENV = "MPDOCTOR_HOOKS"
+#: the most events kept; beyond it, events are counted but not stored
+MAX_EVENTS = 100_000
+
+
+class Receiver:
+    def __init__(self, debug: bool = False) -> None:
+        self.addr = f"\0mpdoctor-{os.getpid()}-{os.urandom(6).hex()}"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        except OSError:
+            pass
+        self.sock.bind(self.addr)
+        self.debug = debug
+        self.events: List[Event] = []
+        self.lost = 0  # reported by the hooks as dropped, or beyond MAX_EVENTS
+        self._lock = threading.Lock()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="mpdoctor-events", daemon=True)
+        self._thread.start()
+
+    def env(self) -> Dict[str, str]:
+        config = {"v": 1, "addr": self.addr, "debug": self.debug}
+        return {ENV: base64.b64encode(json.dumps(config).encode()).decode()}
+
+    def _run(self) -> None:
+        while not self._stop:
+            try:
+                data = self.sock.recv(1 << 16)
+            except OSError:
+                return
+            self._handle(data)
+
+    def _handle(self, data: bytes) -> None:
+        if not data:
+            return
+        try:
+            raw = json.loads(data.decode("utf-8", "replace"))
+            kind = str(raw.pop("ev"))
+            pid = int(raw.pop("pid"))
+            at = float(raw.pop("t"))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return
+        with self._lock:
+            self.lost += int(raw.pop("dropped_before", 0) or 0)
+            if len(self.events) < MAX_EVENTS:
+                self.events.append(Event(kind, pid, at, raw))
+            else:
+                self.lost += 1
+
+    def snapshot(self) -> List[Event]:
+        with self._lock:
+            return list(self.events)
+
+    def close(self) -> List[Event]:
+        """Stop the reader thread, read what is still queued, and return every event.  (A
+        process's events are queued the moment it sends them, so after it has exited nothing
+        of it can still be on the way.)"""
+        self._stop = True
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+                s.sendto(b"", self.addr)  # wakes the reader
+        except OSError:
+            pass
+        self._thread.join(timeout=1.0)
+        self.sock.setblocking(False)
+        while True:
+            try:
+                self._handle(self.sock.recv(1 << 16))
+            except OSError:
+                break
+        self.sock.close()
+        return self.snapshot()
