@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import pkgutil
 import re
 import subprocess
@@ -138,7 +139,7 @@ def test_threshold_model_follows_the_kernel_merge_rule():
 
 
 @pytest.mark.e2e
-def test_threshold_probe_measures_one_point_and_leaves_nothing(tmp_path):
+def test_threshold_probe_measures_one_point_and_leaves_nothing():
     """Twenty children: N = 1007 ends, N = 1008 hangs (the hang costs one probe timeout)."""
     t = _threshold()
     assert t.probe(20, 1007, timeout=30) is True
@@ -152,7 +153,7 @@ def repro(*args: str, timeout: float = 120):
     proc = subprocess.Popen([sys.executable, "-m", "mpdoctor", "repro", *args], cwd=ROOT,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True, text=True,
-                            env={**_env(), "COLUMNS": "100"})
+                            env={**os.environ, "COLUMNS": "100"})
     try:
         out, err = proc.communicate(timeout=timeout)
     finally:
@@ -162,11 +163,6 @@ def repro(*args: str, timeout: float = 120):
             proc.communicate()
     assert not left, f"processes left running: {left}"
     return proc.returncode, out, err
-
-
-def _env():
-    import os
-    return {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
 
 
 def test_repro_list_names_every_case():
