@@ -1,17 +1,17 @@
 """The hang that started it all: children put on a Queue, the parent joins them before get().
 
-    python seed_hang.py [N] [START_METHOD]
+    python seed_hang.py [N] [START_METHOD] [CHILDREN]
 
-Ten children each put ``['hello', N * 'ss']`` on one ``multiprocessing.Queue``; the parent joins
-every child and only then reads the ten items.  With N = 2000 it works; with N = 20000 (the
-default) it hangs forever: see README.md in this folder for why, and fix_drain_first.py for the
-fix.  START_METHOD is fork, spawn or forkserver (default: the platform's default).
+Ten children (CHILDREN) each put ``['hello', N * 'ss']`` on one ``multiprocessing.Queue``;
+the parent joins every child and only then reads the items.  With N = 2000 it works; with
+N = 20000 (the default) it hangs forever: README.md says why, fix_*.py are the fixes.
+START_METHOD is fork, spawn or forkserver (default: the platform's default).
 """
 
 import multiprocessing
 import sys
 
-CHILDREN = 10
+CHILDREN = int(sys.argv[3]) if len(sys.argv) > 3 else 10
 
 
 def put_one(q, n):

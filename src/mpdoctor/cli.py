@@ -90,6 +90,19 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("snapshot", metavar="SNAPSHOT")
     diag.add_argument("--json", metavar="PATH", dest="json_path")
     diag.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+
+    repro = sub.add_parser(
+        "repro", help="the catalogue of reproducers: list, show or run a case",
+        description="Runnable reproducers of each failure mode, with their fixes.")
+    actions = repro.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser,
+                                   required=True)
+    actions.add_parser("list", help="list the cases")
+    actions.add_parser("show", help="show a case's README").add_argument("case", metavar="CASE")
+    run = actions.add_parser("run", help="run a case's script under `mpdoctor check`",
+                             usage="mpdoctor repro run CASE [FILE] [ARGS...]")
+    run.add_argument("case", metavar="CASE")
+    run.add_argument("rest", nargs=argparse.REMAINDER, metavar="FILE ARGS",
+                     help="the script (default: the case's first) and its arguments")
     return parser
 
 
@@ -304,6 +317,18 @@ def cmd_diagnose(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     return code
 
 
+def cmd_repro(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+    from rich.console import Console
+
+    from mpdoctor import catalogue
+
+    args = parser.parse_args(["repro", *argv])
+    if args.action == "run":
+        return cmd_check(parser, ["--", *catalogue.command(catalogue.find(args.case), args.rest)])
+    Console().print(catalogue.listing() if args.action == "list" else catalogue.readme(args.case))
+    return 0
+
+
 def _check_writable(path: str, what: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
@@ -349,6 +374,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_attach(parser, argv[1:])
         if argv and argv[0] == "diagnose":
             return cmd_diagnose(parser, argv[1:])
+        if argv and argv[0] == "repro":
+            return cmd_repro(parser, argv[1:])
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help(sys.stderr)
