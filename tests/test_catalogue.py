@@ -25,12 +25,14 @@ DOCS = ROOT / "docs"
 
 
 def emitted_slugs() -> set:
-    """Every slug mpdoctor can put in a report: each rule module's SLUG, and the fallback."""
-    slugs = {diagnose.UNEXPLAINED}
+    """Every slug mpdoctor can put in a report: the registry, checked against the rule modules
+    (a module's SLUG, or its slug constants) so that a new rule cannot be left out of it."""
+    slugs = set(diagnose.SLUGS)
     for info in pkgutil.iter_modules(diagnose.__path__):
         module = importlib.import_module(f"mpdoctor.diagnose.{info.name}")
-        if hasattr(module, "SLUG"):
-            slugs.add(module.SLUG)
+        declared = {v for k, v in vars(module).items() if (k == "SLUG" or k.isupper())
+                    and isinstance(v, str) and re.fullmatch(r"[a-z]+(-[a-z]+)+", v)}
+        assert declared <= slugs, f"{info.name} declares slugs missing from SLUGS: {declared}"
     return slugs
 
 
@@ -57,7 +59,8 @@ def test_readmes_claim_only_slugs_mpdoctor_emits():
     assert claimed <= emitted_slugs()
     for _, run in RUNS:
         assert run.verdict in ("ok", "failed", "deadlock", "timeout")
-        assert bool(run.slugs) == (run.verdict == "deadlock"), run
+        if run.verdict == "deadlock":  # a proven deadlock always says what it is
+            assert run.slugs, run
 
 
 @pytest.mark.e2e

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import DEADLOCK, PROGRAMS, ROOT, START_METHODS, TIMEOUT, run_check
+from conftest import DEADLOCK, PROGRAMS, REPRO, ROOT, START_METHODS, TIMEOUT, run_check
 
 pytestmark = pytest.mark.e2e
 
@@ -55,17 +55,18 @@ def test_fork_does_not_pickle_the_process_target(tmp_path):
 
 
 def test_dropped_item_and_the_get_that_waits_for_it_are_one_finding(start_method, tmp_path):
-    run = run_check(str(PROGRAMS / "drop_then_get.py"), start_method, tmp_path=tmp_path)
+    script = REPRO / "feeder_dropped_item" / "drop_then_get.py"
+    run = run_check(str(script), start_method, tmp_path=tmp_path)
     assert run.rc == DEADLOCK, run.stderr
     [f] = run.report["findings"]
     assert f["slug"] == "feeder-dropped-item" and f["severity"] == "error"
-    assert f["data"]["site"] == f"{PROGRAMS / 'drop_then_get.py'}:16"
+    assert f["data"]["site"] == f"{script}:16"
     assert f["data"]["path"].endswith(LOCK)
-    assert f["data"]["reader"]["site"] == f"{PROGRAMS / 'drop_then_get.py'}:25"
+    assert f["data"]["reader"]["site"] == f"{script}:25"
 
 
 def test_dropped_item_in_a_run_that_exits_0_is_a_warning(tmp_path):
-    script = str(PROGRAMS / "drop_and_exit.py")
+    script = str(REPRO / "feeder_dropped_item" / "drop_and_exit.py")
     run = run_check(script, tmp_path=tmp_path)
     assert run.rc == 0, run.stderr
     [f] = run.report["findings"]
@@ -76,23 +77,25 @@ def test_dropped_item_in_a_run_that_exits_0_is_a_warning(tmp_path):
 
 
 def test_missing_main_guard(tmp_path):
-    run = run_check("--timeout", "5", str(PROGRAMS / "no_main_guard.py"), tmp_path=tmp_path)
+    script = REPRO / "missing_main_guard" / "no_main_guard.py"
+    run = run_check("--timeout", "5", str(script), tmp_path=tmp_path)
     assert run.rc == TIMEOUT, run.stderr
     slugs = run.slugs
     assert "missing-main-guard" in slugs
     [f] = [f for f in run.report["findings"] if f["slug"] == "missing-main-guard"]
-    assert f["data"]["site"] == f"{PROGRAMS / 'no_main_guard.py'}:12"
+    assert f["data"]["site"] == f"{script}:12"
 
 
 def test_put_sites_in_the_join_before_drain_report(tmp_path):
-    seed = str(ROOT / "repro" / "join_before_drain" / "seed_hang.py")
+    seed = str(REPRO / "join_before_drain" / "seed_hang.py")
     run = run_check(seed, "20000", tmp_path=tmp_path)
     assert run.rc == DEADLOCK
     assert run.report["findings"][0]["data"]["put_sites"] == [f"{seed}:18"]
 
 
 def test_no_hooks_option(tmp_path):
-    run = run_check("--no-hooks", str(PROGRAMS / "drop_and_exit.py"), tmp_path=tmp_path)
+    run = run_check("--no-hooks", str(REPRO / "feeder_dropped_item" / "drop_and_exit.py"),
+                    tmp_path=tmp_path)
     assert run.rc == 0 and run.report["findings"] == []
 
 

@@ -36,6 +36,15 @@ UNPROVEN_RULES: Tuple[Rule, ...] = (exit_blocked.check_unproven,)
 
 UNEXPLAINED = "unexplained-deadlock"
 
+#: every slug mpdoctor can put in a report (each has docs/diagnoses/<slug>.md)
+SLUGS: Tuple[str, ...] = (
+    join_before_drain.SLUG, get_without_producer.SLUG, put_without_consumer.SLUG,
+    never_signalled.SLUG, fork_with_lock_held.SLUG, exit_blocked.SLUG, pipe_both_send.SLUG,
+    pool.WORKER_DIED, pool.HANDLER_DIED, pool.TERMINATED, unpicklable.UNPICKLABLE,
+    unpicklable.DROPPED,
+    main_guard.SLUG, UNEXPLAINED,
+)
+
 
 @dataclass(frozen=True)
 class Diagnosis:

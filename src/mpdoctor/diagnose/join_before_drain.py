@@ -92,9 +92,13 @@ def check(g: Graph) -> List[Finding]:
                 by_pipe.setdefault(pipe.inode, []).append((wp, wt))
             for inode, blocked in by_pipe.items():
                 used.add(inode)
-                f = _finding(g, proc, t, awaited, s.pipe_by_inode[inode], blocked)
+                pipe = s.pipe_by_inode[inode]
+                f = _finding(g, proc, t, awaited, pipe, blocked)
                 findings.append(f)
-                for pid in f.pids:  # the whole knot is explained
+                # the whole knot is explained: every stuck process holding an end of the pipe
+                knot = set(f.pids) | {h.pid for h in pipe.readers + pipe.writers
+                                      if g.process_stuck(h.pid)}
+                for pid in knot:
                     g.claim(pid, [th.tid for th in s.by_pid[pid].threads])
     return findings
 

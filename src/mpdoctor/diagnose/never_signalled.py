@@ -47,6 +47,18 @@ PRIMITIVES = {
     "BoundedSemaphore.acquire": (
         "BoundedSemaphore.acquire()", "a process or thread calling release()",
         "Release on every path (use `with sem:`), or acquire with a timeout."),
+    "queue.Queue.get": (
+        "queue.Queue.get()", "another thread of this process calling put()",
+        "A queue.Queue only connects threads of one process: a child process that received it "
+        "works on its own copy. Use multiprocessing.Queue between processes; within a process, "
+        "make sure a thread puts, or get(timeout=...)."),
+    "queue.Queue.join": (
+        "queue.Queue.join()", "a thread calling task_done() for every item",
+        "Call task_done() for every get(), in a finally block."),
+    "queue.Queue.put": (
+        "queue.Queue.put() on a full queue", "another thread of this process calling get()",
+        "A queue.Queue only connects threads of one process. Use multiprocessing.Queue between "
+        "processes; within a process, make sure a thread consumes, or put(timeout=...)."),
     "SemLock.__enter__": (
         "a multiprocessing lock or semaphore", "the process holding it releasing it",
         "Release on every path (`with lock:`), and never let a process die holding a shared "
@@ -60,6 +72,8 @@ def primitive(thread: Thread) -> Optional[Tuple[str, str, str]]:
         return None
     name = entry.function
     short = name.rsplit(".", 1)[-1]
+    if entry.filename.endswith("/queue.py") and f"queue.{name}" in PRIMITIVES:
+        return PRIMITIVES[f"queue.{name}"]  # the threading queue module
     if entry.filename.endswith(("threading.py", "multiprocessing/synchronize.py",
                                 "multiprocessing/queues.py")):
         if name in PRIMITIVES:
@@ -106,6 +120,9 @@ def _finding(g: Graph, proc: Process, thread: Thread, prim: Tuple[str, str, str]
         evidence.append(f"it needs {signaller}; the processes that share it are only "
                         f"{', '.join(held)}")
     evidence.extend(dead_children(s, proc.pid))
+    if what.startswith("queue.Queue") and (s.started_by(proc.pid) or dead_children(s, proc.pid)):
+        evidence.append("child processes got their own copy of this queue.Queue (it is not "
+                        "shared between processes): what they put never reaches this one")
     summary = (f"{who(s, proc.pid)} waits in {what}{where} for a signal that can never come: "
                f"nothing left alive can do it")
     data = {"waiter": {"pid": proc.pid, "tid": thread.tid, "primitive": what,

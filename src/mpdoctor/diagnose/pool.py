@@ -21,6 +21,7 @@ from mpdoctor.model import Finding, Process, Severity, Thread
 
 WORKER_DIED = "pool-worker-died"
 HANDLER_DIED = "pool-result-handler-died"
+TERMINATED = "pool-terminated"
 POOL = "multiprocessing/pool.py"
 WAITS = ["wait", "get", "next", "__next__"]
 
@@ -63,7 +64,8 @@ def check(g: Graph) -> List[Finding]:
         entry = stacks.entry_call(thread)
         if not stacks.user_level(thread) or not stacks.in_function(thread, POOL, WAITS):
             continue
-        f = _handler_died(g, proc, thread) or _worker_died(g, proc, thread)
+        f = (_terminated(g, proc, thread) or _handler_died(g, proc, thread)
+             or _worker_died(g, proc, thread))
         if f is not None:
             findings.append(f)
             g.claim(proc.pid, [t.tid for t in proc.threads])
@@ -86,6 +88,34 @@ def _call(thread: Thread) -> str:
     site = stacks.user_frame(thread)
     name = entry.function if entry else "a Pool call"
     return f"{name}()" + (f" at {stacks.where(site, False)}" if site else "")
+
+
+def _terminated(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
+    """A result waited for after its pool was terminated: nothing is left to set it."""
+    if not thread.frames or not stacks.in_function(thread, POOL, ["ApplyResult.get",
+                                                               "ApplyResult.wait", "get",
+                                                               "wait", "next"]):
+        return None
+    if any(_pool_thread(proc, name) for name in ("_handle_workers", "_handle_tasks",
+                                                  "_handle_results")):
+        return None
+    if _workers(g, proc):
+        return None
+    s = g.snapshot
+    site = stacks.user_frame(thread)
+    summary = (f"{who(s, proc.pid)} waits in {_call(thread)} for a result that will never be "
+               "set: its pool was terminated (or closed and joined) while the task was pending")
+    evidence = [describe(s, proc, thread),
+                "no thread of the pool (task, result or worker handler) and no pool worker is "
+                "left: terminate() killed the workers and dropped the pending tasks, and nothing "
+                "tells the result (leaving `with Pool() as pool:` calls terminate() too)"]
+    fix = ("Collect every result you need before terminate() or the end of the `with Pool()` "
+           "block, or use get(timeout=...).")
+    data = {"caller": {"pid": proc.pid, "tid": thread.tid,
+                       "site": f"{site.filename}:{site.line}" if site else None}}
+    return Finding(slug=TERMINATED, severity=Severity.ERROR, summary=summary,
+                   evidence=tuple(evidence), fix=fix, docs=f"docs/diagnoses/{TERMINATED}.md",
+                   pids=(proc.pid,), data=data)
 
 
 def _handler_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:

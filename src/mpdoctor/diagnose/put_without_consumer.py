@@ -29,8 +29,12 @@ def check(g: Graph) -> List[Finding]:
         if not stacks.user_level(thread):
             continue
         w = thread.wait
-        bounded = (w.kind is WaitKind.FUTEX and not w.private
-                   and stacks.in_function(thread, "multiprocessing/queues.py", ["put"]))
+        entry = stacks.entry_call(thread)
+        # Queue.put waits on the queue's size semaphore (a bounded queue is full);
+        # SimpleQueue.put waiting on its write lock is a writer behind another one
+        bounded = (w.kind is WaitKind.FUTEX and not w.private and entry is not None
+                   and entry.function in ("Queue.put", "JoinableQueue.put")
+                   and entry.filename.endswith("multiprocessing/queues.py"))
         pipe = pipe_of(g.snapshot, w.target) if w.kind is WaitKind.WRITE else None
         if not bounded and pipe is None:
             continue

@@ -118,7 +118,8 @@ _ROOTS = {"Queue.put": "item", "SimpleQueue.put": "item", "Connection.send": "ob
           "Manager proxy call": "call", "ProcessPoolExecutor.submit": "call"}
 _POOL_CALLS = {"map", "starmap", "apply", "apply_async", "map_async", "starmap_async", "imap",
                "imap_unordered"}
-_reported: set = set()  # id() of exceptions already reported (print_exc and excepthook both see some)
+#: id() of exceptions already reported (print_exc and the excepthooks may both see one)
+_reported: set = set()
 
 
 def _pickler_frame(tb):
