@@ -122,11 +122,23 @@ _POOL_CALLS = {"map", "starmap", "apply", "apply_async", "map_async", "starmap_a
 _reported: set = set()
 
 
+class _At:
+    """A frame of a traceback with the line it was at when the exception passed (a frame's
+    own f_lineno moves on if the frame keeps running, e.g. into a with block's exit)."""
+
+    __slots__ = ("f_code", "f_lineno", "f_locals")
+
+    def __init__(self, tb):
+        self.f_code = tb.tb_frame.f_code
+        self.f_lineno = tb.tb_lineno
+        self.f_locals = tb.tb_frame.f_locals
+
+
 def _pickler_frame(tb):
     """The ForkingPickler frame in a traceback, and the frames outside it (outermost first)."""
     frames = []
     while tb is not None:
-        frames.append(tb.tb_frame)
+        frames.append(_At(tb))
         tb = tb.tb_next
     for i in range(len(frames) - 1, -1, -1):
         code = frames[i].f_code
@@ -331,7 +343,7 @@ def _patch_pickling():
 def _examine_main_guard(exc, tb):
     frames = []
     while tb is not None:
-        frames.append(tb.tb_frame)
+        frames.append(_At(tb))
         tb = tb.tb_next
     if not frames or frames[-1].f_code.co_name != "_check_not_importing_main":
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
 import os
 import shutil
@@ -45,6 +47,45 @@ def find() -> Optional[str]:
     return shutil.which("py-spy")
 
 
+@functools.lru_cache(maxsize=256)
+def _functions(filename: str) -> Tuple[Tuple[int, int, str], ...]:
+    """(first line, last line, qualified name) of every function defined in a source file."""
+    try:
+        with open(filename, "rb") as f:
+            tree = ast.parse(f.read(), filename)
+    except (OSError, SyntaxError, ValueError):
+        return ()
+    out: List[Tuple[int, int, str]] = []
+
+    def walk(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = f"{prefix}{child.name}"
+                out.append((child.lineno, getattr(child, "end_lineno", child.lineno) or
+                            child.lineno, name))
+                walk(child, f"{name}.<locals>.")
+            elif isinstance(child, ast.ClassDef):
+                walk(child, f"{prefix}{child.name}.")
+            else:
+                walk(child, prefix)
+
+    walk(tree, "")
+    return tuple(out)
+
+
+def qualify(function: str, filename: str, line: int) -> str:
+    """``Event.wait`` where py-spy says ``wait``: before Python 3.11 frames carry no qualified
+    name, so it is looked up in the source (the innermost function around the line)."""
+    if "." in function or line <= 0 or not filename.endswith(".py"):
+        return function
+    best: Optional[Tuple[int, int, str]] = None
+    for first, last, name in _functions(filename):
+        if first <= line <= last and name.rsplit(".", 1)[-1] == function:
+            if best is None or first >= best[0]:
+                best = (first, last, name)
+    return best[2] if best else function
+
+
 def parse(pid: int, text: str) -> Dump:
     """Parse the JSON py-spy prints for one process."""
     try:
@@ -54,7 +95,9 @@ def parse(pid: int, text: str) -> Dump:
     threads = []
     for t in data if isinstance(data, list) else []:
         frames = tuple(
-            Frame(function=str(f.get("name", "?")), filename=str(f.get("filename", "?")),
+            Frame(function=qualify(str(f.get("name", "?")), str(f.get("filename", "?")),
+                                   int(f.get("line") or 0)),
+                  filename=str(f.get("filename", "?")),
                   line=int(f.get("line") or 0),
                   locals=tuple((str(v.get("name")), str(v.get("repr")))
                                for v in f.get("locals") or ()
