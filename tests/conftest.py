@@ -90,6 +90,45 @@ def kill_session(sid: int) -> List[int]:
     return left
 
 
+TAG = "MPDOCTOR_TEST_TAG"
+
+
+def tagged_pids(tag: str) -> List[int]:
+    """Live processes whose environment carries ``TAG=tag``: everything a run started, even
+    what left its session (setsid) or was re-parented."""
+    needle = f"{TAG}={tag}".encode()
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                env = f.read()
+            with open(f"/proc/{name}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X") and needle in env.split(b"\0"):
+            out.append(int(name))
+    return out
+
+
+def kill_tagged(tag: str) -> List[int]:
+    left = tagged_pids(tag)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return left
+
+
+def tagged_env(tag: str, base: Optional[dict] = None) -> dict:
+    env = dict(os.environ if base is None else base)
+    env[TAG] = tag
+    return env
+
+
 @dataclass
 class Run:
     rc: int
@@ -113,19 +152,21 @@ def run_check(*args: str, tmp_path: Path, timeout: float = 120, stdin: Optional[
     if json_report:
         cmd += ["--json", str(report_path)]
     cmd += list(args)
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE if stdin is not None else
                             subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True, env=env)
+                            start_new_session=True, env=tagged_env(tag, env))
     try:
         out, err = proc.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
         kill_session(proc.pid)
+        kill_tagged(tag)
         proc.kill()
         out, err = proc.communicate()
         pytest.fail(f"mpdoctor did not finish within {timeout} s: {err.decode()[-2000:]}")
     duration = time.monotonic() - t0
-    left = kill_session(proc.pid)
+    left = kill_session(proc.pid) + kill_tagged(tag)
     assert not left, f"processes left running after mpdoctor exited: {left}"
     report = json.loads(report_path.read_text()) if json_report and report_path.exists() else None
     return Run(proc.returncode, out, err.decode("utf-8", "replace"), report, duration)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 import traceback
 from typing import List, NoReturn, Optional, Sequence, Tuple
@@ -177,6 +178,23 @@ def resolve_python(path: Optional[str]) -> str:
     return os.path.abspath(found)
 
 
+def check_module(python: str, module: str) -> None:
+    """Refuse ``-m`` of a module the interpreter cannot find.  Only the top-level package is
+    looked up: finding ``a.b`` would import (run) the package ``a`` before the real run."""
+    import subprocess
+    top = module.split(".")[0]
+    code = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(sys.argv[1]) else 3)"
+    try:
+        r = subprocess.run([python, "-c", code, top], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return  # let the real run say what is wrong
+    if r.returncode == 3:
+        raise TargetError(f"there is no module {top!r} for {python}.",
+                          "Check the name, run from the directory that contains it, or install "
+                          "it into that interpreter's environment.")
+
+
 def check_script(path: str) -> None:
     if not os.path.exists(path):
         raise TargetError(f"the script {path!r} does not exist.",
@@ -228,6 +246,7 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     _platform()
     python = resolve_python(args.python)
     if args.module is not None:
+        check_module(python, args.module)
         command = [python, "-m", args.module, *rest]
     else:
         check_script(rest[0])
@@ -264,7 +283,12 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
                     notes=outcome.notes, stopped=outcome.stopped)
     if args.save_snapshot and outcome.snapshot is not None:
         save(outcome.snapshot, args.save_snapshot)
-    _emit(report, args)
+    # the tree is gone; a late Ctrl-C (meant for the script) must not cut the report short
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _emit(report, args)
+    finally:
+        signal.signal(signal.SIGINT, old)
     return code
 
 

@@ -36,7 +36,11 @@ class Dump:
 
 
 def find() -> Optional[str]:
-    """py-spy next to mpdoctor's interpreter (its own dependency), else on PATH."""
+    """py-spy next to mpdoctor's interpreter (its own dependency), else on PATH.
+    ``MPDOCTOR_PYSPY`` overrides: a path, or empty to run without Python stacks."""
+    forced = os.environ.get("MPDOCTOR_PYSPY")
+    if forced is not None:
+        return forced if forced and os.access(forced, os.X_OK) else None
     names = ["py-spy"]
     for directory in (sysconfig.get_path("scripts"), os.path.dirname(sys.executable)):
         if directory:

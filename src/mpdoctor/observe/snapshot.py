@@ -16,7 +16,7 @@ import stat as stat_mod
 import time
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-from mpdoctor.errors import SnapshotError
+from mpdoctor.errors import PTRACE_HELP, SnapshotError
 from mpdoctor.model import (Holder, PolledFd, Pipe, Process, Role, SharedMapping, Snapshot,
                             Socket, Thread, Wait, WaitKind, dump, load)
 from mpdoctor.observe import procfs, sockets, syscalls
@@ -212,8 +212,9 @@ class Snapshotter:
             notes.append(f"could not read the fd tables of {len(unreadable)} processes "
                          f"({', '.join(map(str, unreadable[:5]))}): their pipes count as live")
         if now.unreadable:
-            notes.append("some threads' syscalls could not be read (ptrace not permitted): "
-                         "they count as live, so no deadlock can be proven through them")
+            notes.append(f"what {now.unreadable} threads wait for could not be read: they count "
+                         "as able to move, so no deadlock can be proven through them. "
+                         + PTRACE_HELP)
 
         processes = []
         cmdlines = {pid: procfs.cmdline(pid) for pid in now.pids}

@@ -17,10 +17,12 @@ import os
 import select
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set
 
+from mpdoctor.debug import log
 from mpdoctor.diagnose import Diagnosis
 from mpdoctor.model import Event, Snapshot
 from mpdoctor.observe import procfs
@@ -44,6 +46,19 @@ TRACKER_GRACE = 2.0
 
 #: after SIGTERM/SIGHUP is forwarded, how long the script may take to end before it is killed
 TERM_GRACE = 5.0
+
+#: the interrupt sentinel (see Supervisor._start_sentinel): reports each SIGINT on a pipe
+SENTINEL = (
+    "import os, signal, sys\n"
+    "fd = int(sys.argv[1])\n"
+    "for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,\n"
+    "          signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU):\n"
+    "    signal.signal(s, signal.SIG_IGN)\n"
+    "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})\n"
+    "while True:\n"
+    "    signal.sigwait({signal.SIGINT})\n"
+    "    os.write(fd, b'I')\n"
+)
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
              signal.SIGUSR2)
@@ -90,7 +105,8 @@ class Supervisor:
         self._wake_r = self._wake_w = -1
         self._old_handlers: Dict[int, object] = {}
         self._tty_fd: Optional[int] = None
-        self._pending_signals: List[int] = []
+        self._sentinel: Optional[subprocess.Popen] = None
+        self._sentinel_r = -1
 
     # -- setup and teardown --------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -103,8 +119,12 @@ class Supervisor:
         for sig in FORWARDED + (signal.SIGCHLD,):
             self._old_handlers[sig] = signal.signal(sig, handler)
 
-    def _restore_signals(self) -> None:
+    def _restore_signals(self, had_terminal: bool = False) -> None:
         for sig, old in self._old_handlers.items():
+            if sig == signal.SIGINT and had_terminal:
+                # the terminal is mpdoctor's again: a Ctrl-C still on its way (meant for the
+                # script) must not cut the report short; mpdoctor exits right after it
+                old = signal.SIG_IGN
             signal.signal(sig, old)  # type: ignore[arg-type]
         signal.set_wakeup_fd(-1)
         for fd in (self._wake_r, self._wake_w):
@@ -128,6 +148,39 @@ class Supervisor:
         self._foreground(proc.pid)
         return proc
 
+    def _start_sentinel(self, pgid: int) -> None:
+        """On a terminal, Ctrl-C goes to the script's (foreground) group, never to mpdoctor.
+        A tiny process of mpdoctor's joins that group and reports every SIGINT through a pipe,
+        so that a second Ctrl-C can stop a script that ignores the first."""
+        r, w = os.pipe2(os.O_CLOEXEC)
+
+        def setup() -> None:
+            os.setpgid(0, pgid)
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            # blocked from the start (the mask survives exec): a Ctrl-C while the sentinel's
+            # interpreter starts stays pending for its sigwait instead of killing it
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+        try:
+            self._sentinel = subprocess.Popen(
+                [sys.executable, "-S", "-c", SENTINEL, str(w)], pass_fds=(w,),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                preexec_fn=setup)
+            self._sentinel_r = r
+        except OSError:
+            os.close(r)
+        finally:
+            os.close(w)
+
+    def _stop_sentinel(self) -> None:
+        if self._sentinel is not None:
+            self._sentinel.kill()
+            self._sentinel.wait()
+            self._sentinel = None
+        if self._sentinel_r >= 0:
+            os.close(self._sentinel_r)
+            self._sentinel_r = -1
+
     def _foreground(self, pgid: int) -> None:
         """On an interactive terminal, hand the foreground to the script's group."""
         for fd in (0, 1, 2):
@@ -146,6 +199,8 @@ class Supervisor:
             pass
         finally:
             signal.signal(signal.SIGTTOU, old)
+        if self._tty_fd is not None:
+            self._start_sentinel(pgid)
 
     def _take_back_terminal(self) -> None:
         if self._tty_fd is None:
@@ -161,7 +216,8 @@ class Supervisor:
 
     # -- the tree ------------------------------------------------------------------------------
     def _tops(self) -> List[int]:
-        return [p for p in own_children() if p not in self.dumper.helpers]
+        sentinel = self._sentinel.pid if self._sentinel is not None else None
+        return [p for p in own_children() if p not in self.dumper.helpers and p != sentinel]
 
     def _reap(self) -> None:
         for pid in self._tops():
@@ -230,18 +286,24 @@ class Supervisor:
             self._restore_signals()
             raise
         self.root_pid = proc.pid
+        log(f"new process: {os.getpid()} -> {proc.pid} {' '.join(self.argv)}")
         try:
             outcome = self._watch(proc, outside, t0)  # type: ignore[arg-type]
         except BaseException:
             self.stop_tree()  # whatever went wrong in mpdoctor, the script's tree goes too
             raise
         finally:
+            log("verdict reached; restoring the terminal and signals")
+            had_terminal = self._tty_fd is not None
+            self._stop_sentinel()
             self._take_back_terminal()
-            self._restore_signals()
+            self._restore_signals(had_terminal)
+            log("restored")
         outcome.started_at = started_at
         outcome.notes = self.notes + outcome.notes
         if self.receiver is not None:
             outcome.events = self.receiver.close()
+            log(f"{len(outcome.events)} events from the hooks")
             if self.receiver.lost:
                 outcome.notes.append(f"{self.receiver.lost} events from the hooks were lost")
         proc.returncode = outcome.status if outcome.status is not None else -9
@@ -253,26 +315,45 @@ class Supervisor:
         dog = Watchdog(self.root_pid, reader, snapshotter)
         deadline = t0 + self.timeout if self.timeout is not None else None
         term_deadline: Optional[float] = None
+        terminated_by: Optional[int] = None  # the signal that told mpdoctor to stop
         interrupts = 0
         while True:
             timeout = dog.interval
             if deadline is not None:
                 timeout = max(0.0, min(timeout, deadline - time.monotonic()))
+            watched = [self._wake_r] + ([self._sentinel_r] if self._sentinel_r >= 0 else [])
             try:
-                ready, _, _ = select.select([self._wake_r], [], [], timeout)
+                ready, _, _ = select.select(watched, [], [], timeout)
             except InterruptedError:
                 ready = [self._wake_r]
-            if ready:
+            if self._sentinel_r in ready:
+                # Ctrl-C on the terminal: the script's group already got it
+                got = os.read(self._sentinel_r, 64)
+                interrupts += len(got)
+                log(f"Ctrl-C on the terminal ({interrupts} so far)")
+                if not got:
+                    os.close(self._sentinel_r)
+                    self._sentinel_r = -1
+            if self._wake_r in ready:
                 for signum in self._drain_wakeups():
                     if signum == signal.SIGCHLD:
                         continue
                     if signum == signal.SIGINT:
                         interrupts += 1
                     self._forward(signum)
-                    if signum in (signal.SIGTERM, signal.SIGHUP) or interrupts >= 2:
-                        if term_deadline is None:
-                            term_deadline = time.monotonic() + TERM_GRACE
+                    if signum in (signal.SIGTERM, signal.SIGHUP) and term_deadline is None:
+                        term_deadline = time.monotonic() + TERM_GRACE
+                        terminated_by = signum
             self._reap()
+            if interrupts >= 2 and self._status is None:
+                # a second Ctrl-C: the user wants out now
+                log("second interrupt: stopping the tree")
+                stopped = self.stop_tree()
+                log(f"stopped {stopped} processes")
+                self._reap()
+                return Outcome("failed", -signal.SIGINT, duration=time.monotonic() - t0,
+                               stopped=stopped, notes=["interrupted twice: mpdoctor stopped "
+                                                       "the script's tree"])
             if self._status is not None:
                 left = self._linger(reader)
                 stopped = self.stop_tree() if left else 0
@@ -287,10 +368,12 @@ class Supervisor:
             if term_deadline is not None and now >= term_deadline:
                 stopped = self.stop_tree()
                 self._reap()
-                status = self._status if self._status is not None else -signal.SIGKILL
+                # reported as a death by the signal mpdoctor itself received
+                status = -(terminated_by or signal.SIGTERM)
                 return Outcome("failed", status, duration=now - t0, stopped=stopped,
-                               notes=["the script did not end after the signal was forwarded; "
-                                      "mpdoctor stopped its tree"])
+                               notes=[f"the script did not end within {TERM_GRACE:g} s of the "
+                                      f"forwarded {signal.Signals(-status).name}; mpdoctor "
+                                      "stopped its tree"])
             proven = dog.poll()
             if proven is not None:
                 return self._conclude("deadlock", proven, t0)
