@@ -98,3 +98,8 @@ def test_blocked_child_is_seen_in_read():
         child.wait(timeout=30)
         os.close(r)
         os.close(w)
+
+
+def test_non_ascii_digits_are_not_pids():
+    # str.isdigit() accepts '¹' and '٣', which int() refuses (found by a property test)
+    assert procfs.parse_children("12 ¹ ٣ 13") == [12, 13]

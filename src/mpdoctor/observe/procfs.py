@@ -50,7 +50,7 @@ def read_text(path: str, size: int = 4096, whole: bool = True) -> Optional[str]:
 
 def listdir_ints(path: str) -> List[int]:
     try:
-        return [int(n) for n in os.listdir(path) if n.isdigit()]
+        return [int(n) for n in os.listdir(path) if n.isascii() and n.isdigit()]
     except OSError:
         return []
 
@@ -125,7 +125,7 @@ def run_count(pid: int, tid: int) -> Optional[int]:
 
 
 def parse_children(text: str) -> List[int]:
-    return [int(x) for x in text.split() if x.isdigit()]
+    return [int(x) for x in text.split() if x.isascii() and x.isdigit()]
 
 
 def children(pid: int, tid: int) -> Optional[List[int]]:
@@ -160,7 +160,7 @@ def fds(pid: int) -> Optional[Dict[int, str]]:
     out: Dict[int, str] = {}
     for name in names:
         target = readlink(f"{base}/{name}")
-        if target is not None and name.isdigit():
+        if target is not None and name.isascii() and name.isdigit():
             out[int(name)] = target
     return out
 

@@ -27,6 +27,8 @@ FAST = 0.1
 SLOW = 0.25
 #: how soon a proof that failed is tried again on an unchanged blocked state
 RETRY = 1.0
+#: the share of one core the cheap readings may take: a big busy tree is read less often
+CPU_BUDGET = 0.005
 
 
 class Watchdog:
@@ -57,11 +59,18 @@ class Watchdog:
             self.prev = None
             self.interval = SLOW
             return None
+        t0 = time.perf_counter()
         reading = self.reader.read()
+        cost = time.perf_counter() - t0
         prev, self.prev, self.last = self.prev, reading, reading
-        self.interval = FAST
         if prev is None:
+            self.interval = FAST
             return None
+        # quiet tree: poll fast (a hang is forming); busy tree: slower, and never more than
+        # CPU_BUDGET of a core on readings
+        busy = sum(1 for k, t in reading.threads.items() if moved(prev.threads.get(k), t))
+        self.interval = max(FAST if busy * 2 <= len(reading.threads) else SLOW,
+                            cost / CPU_BUDGET)
         root = reading.thread(self.root_pid)
         if root is None or moved(prev.thread(self.root_pid), root):
             return None
