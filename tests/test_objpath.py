@@ -52,7 +52,7 @@ def test_picklable_objects_have_no_culprit():
 
 def test_bound_method_of_an_object_holding_a_pool():
     import multiprocessing
-    with multiprocessing.get_context("fork").Pool(1) as pool:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
         path, ctype, why, culprit = find(Client(pool).work, "task")
         assert path == ("task (builtins.method) .__self__ (test_objpath.Client) "
                         ".pool (multiprocessing.pool.Pool)")

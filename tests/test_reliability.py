@@ -225,6 +225,8 @@ def _pty_finish(pid: int, master: int, tag: str):
         kill_tagged(tag)
 
 
+# pty.fork() warns on 3.12+ when the test process has threads; the child execs at once
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_interactive_input_on_a_terminal():
     tag = f"pty-{time.monotonic_ns()}"
     pid, master = _pty_run(LIFECYCLE, "reads-input", tag=tag)
@@ -236,6 +238,7 @@ def test_interactive_input_on_a_terminal():
         assert _pty_finish(pid, master, tag) == 0
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_ctrl_c_on_a_terminal_goes_to_the_script_and_twice_stops_the_tree():
     tag = f"pty-{time.monotonic_ns()}"
     pid, master = _pty_run(LIFECYCLE, "interruptible", tag=tag)
