@@ -230,8 +230,7 @@ def _platform() -> None:
 
 
 def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
-    from mpdoctor.observe.snapshot import save
-    from mpdoctor.report import Report
+    # only what starting the script needs is imported before it starts
     from mpdoctor.run.supervisor import Supervisor
 
     ours, rest = split_check_args(parser, argv)
@@ -262,6 +261,9 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     except FileNotFoundError as err:
         raise TargetError(f"cannot start {command[0]!r}: {err.strerror}.",
                           "Check --python.") from err
+    from mpdoctor.observe.snapshot import save
+    from mpdoctor.report import Report
+
     diagnosis = outcome.diagnosis
     if diagnosis is None and outcome.events:
         from mpdoctor.diagnose import Diagnosis, diagnose_events

@@ -32,7 +32,6 @@ from mpdoctor.hooks import channel
 
 ENV = "MPDOCTOR_HOOKS"
 _installed = {"done": False, "config": None}
-_MAX_SITES = 100000  # put sites remembered per queue at most (items not yet fed)
 _MP_DIR = os.path.dirname(os.path.dirname(threading.__file__))
 _HOOKS_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -355,45 +354,65 @@ def _examine_main_guard(exc, tb):
 # -- queues: put sites -------------------------------------------------------------------
 
 class _SiteDeque(deque):
-    """A queue's buffer that remembers where each item was put.
+    """A queue's buffer that remembers where items were put, for the first ``SAMPLE`` puts.
 
-    ``append`` runs in put() (records the caller's line), ``popleft`` in the feeder thread
-    (announces each new put site of this queue once, with the queue's pipe).  Both only ever
-    add work after the deque's own operation, so they raise nothing the original would not."""
+    ``append`` runs inside put() and notes the caller's code and instruction (the line number
+    is worked out only for sites it reports: computing it on every put costs more than the put).
+    Each new site is announced once, with the queue's pipe.  After ``SAMPLE`` puts, ``append``
+    is rebound on the instance to deque's own C method: from then on put() runs at full speed.
+    It never raises anything deque.append would not, and the feeder's popleft is untouched."""
 
-    __slots__ = ("sites", "announced", "pipe")
+    SAMPLE = 64
 
     def __init__(self, pipe=None):
         deque.__init__(self)
-        self.sites = {}
-        self.announced = set()
+        self.sites = {}  # id(item) -> (code, instruction) of the put, sampled items only
+        self.seen = set()
         self.pipe = pipe
 
     def append(self, obj, _getframe=sys._getframe, _lib=(_MP_DIR, _HOOKS_DIR)):
         deque.append(self, obj)
-        if len(self.sites) < _MAX_SITES and type(obj) is not object:  # not close()'s sentinel
-            f = _getframe(2)
-            depth = 0
-            while f is not None and f.f_code.co_filename.startswith(_lib) and depth < 4:
-                f = f.f_back  # put() called by library code: the user's line is further out
-                depth += 1
-            if f is not None and not f.f_code.co_filename.startswith(_lib):
-                self.sites[id(obj)] = (f.f_code.co_filename, f.f_lineno)
-
-    def popleft(self):
-        obj = deque.popleft(self)
-        site = self.sites.pop(id(obj), None)
-        if site is not None and site not in self.announced:
-            self.announced.add(site)
+        if type(obj) is object:
+            return  # close()'s sentinel
+        f = _getframe(2)
+        depth = 0
+        while f is not None and f.f_code.co_filename.startswith(_lib) and depth < 4:
+            f = f.f_back  # put() called by library code: the user's line is further out
+            depth += 1
+        if f is None or f.f_code.co_filename.startswith(_lib):
+            return
+        key = (f.f_code, f.f_lasti)
+        self.sites[id(obj)] = key
+        if key not in self.seen:
+            self.seen.add(key)
             try:
-                channel.send("put-site", site="%s:%d" % site, pipe=self.pipe)
+                channel.send("put-site", site=_where(key), pipe=self.pipe)
             except Exception:
                 pass
-        return obj
+        if len(self.sites) >= self.SAMPLE:
+            self.append = deque.append.__get__(self)  # enough: full speed from now on
 
     def site_of(self, obj):
-        site = self.sites.get(id(obj)) or next(iter(self.announced), None)
-        return "%s:%d" % site if site else None
+        key = self.sites.get(id(obj)) or next(iter(self.seen), None)
+        return _where(key) if key else None
+
+
+def _where(key):
+    """``file:line`` of a (code, instruction offset) pair."""
+    code, lasti = key
+    line = code.co_firstlineno
+    try:
+        for start, end, lineno in code.co_lines():
+            if start <= lasti < end and lineno is not None:
+                line = lineno
+                break
+    except AttributeError:  # Python < 3.10
+        import dis
+        for offset, lineno in dis.findlinestarts(code):
+            if offset > lasti:
+                break
+            line = lineno
+    return "%s:%d" % (code.co_filename, line)
 
 
 def _patch_queues():

@@ -13,9 +13,10 @@ import json
 import os
 import socket
 import threading
-from typing import Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
-from mpdoctor.model import Event
+if TYPE_CHECKING:
+    from mpdoctor.model import Event
 
 ENV = "MPDOCTOR_HOOKS"
 #: the most events kept; beyond it, events are counted but not stored
@@ -32,7 +33,8 @@ class Receiver:
             pass
         self.sock.bind(self.addr)
         self.debug = debug
-        self.events: List[Event] = []
+        # (kind, pid, time, data), turned into Events when asked for (keeps start-up light)
+        self.events: List[Tuple[str, int, float, Dict[str, Any]]] = []
         self.lost = 0  # reported by the hooks as dropped, or beyond MAX_EVENTS
         self._lock = threading.Lock()
         self._stop = False
@@ -64,15 +66,16 @@ class Receiver:
         with self._lock:
             self.lost += int(raw.pop("dropped_before", 0) or 0)
             if len(self.events) < MAX_EVENTS:
-                self.events.append(Event(kind, pid, at, raw))
+                self.events.append((kind, pid, at, raw))
             else:
                 self.lost += 1
 
-    def snapshot(self) -> List[Event]:
+    def snapshot(self) -> List["Event"]:
+        from mpdoctor.model import Event
         with self._lock:
-            return list(self.events)
+            return [Event(*e) for e in self.events]
 
-    def close(self) -> List[Event]:
+    def close(self) -> List["Event"]:
         """Stop the reader thread, read what is still queued, and return every event.  (A
         process's events are queued the moment it sends them, so after it has exited nothing
         of it can still be on the way.)"""

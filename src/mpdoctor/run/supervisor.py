@@ -20,17 +20,17 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set
 
 from mpdoctor.debug import log
-from mpdoctor.diagnose import Diagnosis
-from mpdoctor.model import Event, Snapshot
 from mpdoctor.observe import procfs
-from mpdoctor.observe.pyspy import Dumper
-from mpdoctor.observe.snapshot import RESOURCE_TRACKER_MARK, Snapshotter
-from mpdoctor.observe.tree import TreeReader, own_children
 from mpdoctor.run.events import Receiver
-from mpdoctor.run.watch import Watchdog, explain
+
+if TYPE_CHECKING:  # the rest is imported after the script has been started (start-up time)
+    from mpdoctor.diagnose import Diagnosis
+    from mpdoctor.model import Event, Snapshot
+    from mpdoctor.observe.pyspy import Dumper
+    from mpdoctor.observe.tree import TreeReader
 
 _ZOMBIE = procfs.Stat(0, "", "Z", 0, 0, 0, 0, 0)
 
@@ -97,7 +97,7 @@ class Supervisor:
         self.env = env
         self.receiver: Optional[Receiver] = Receiver(
             debug=bool(os.environ.get("MPDOCTOR_DEBUG"))) if hooks else None
-        self.dumper = dumper or Dumper()
+        self._dumper = dumper
         self.on_snapshot = on_snapshot
         self.notes: List[str] = []
         self.root_pid = 0
@@ -107,6 +107,13 @@ class Supervisor:
         self._tty_fd: Optional[int] = None
         self._sentinel: Optional[subprocess.Popen] = None
         self._sentinel_r = -1
+
+    @property
+    def dumper(self) -> "Dumper":
+        if self._dumper is None:
+            from mpdoctor.observe.pyspy import Dumper
+            self._dumper = Dumper()
+        return self._dumper
 
     # -- setup and teardown --------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -216,8 +223,10 @@ class Supervisor:
 
     # -- the tree ------------------------------------------------------------------------------
     def _tops(self) -> List[int]:
+        from mpdoctor.observe.tree import own_children
         sentinel = self._sentinel.pid if self._sentinel is not None else None
-        return [p for p in own_children() if p not in self.dumper.helpers and p != sentinel]
+        helpers = self._dumper.helpers if self._dumper is not None else ()
+        return [p for p in own_children() if p not in helpers and p != sentinel]
 
     def _reap(self) -> None:
         for pid in self._tops():
@@ -236,6 +245,9 @@ class Supervisor:
         multiprocessing's resource trackers go last: once everything else is gone they see end
         of file, unlink the semaphores and shared memory the dead processes left behind (as
         they would after any crash), and exit; only a tracker that does not is killed."""
+        from mpdoctor.observe.snapshot import RESOURCE_TRACKER_MARK
+        from mpdoctor.observe.tree import TreeReader
+
         reader = TreeReader(self._tops)
         hit: Set[int] = {p for p in reader.read().pids
                          if (procfs.stat(p) or _ZOMBIE).state not in ("Z", "X")}
@@ -310,6 +322,10 @@ class Supervisor:
         return outcome
 
     def _watch(self, proc: subprocess.Popen, outside: Set[int], t0: float) -> Outcome:
+        from mpdoctor.observe.snapshot import Snapshotter
+        from mpdoctor.observe.tree import TreeReader
+        from mpdoctor.run.watch import Watchdog
+
         reader = TreeReader(self._tops)
         snapshotter = Snapshotter(self.root_pid, reader, outside)
         dog = Watchdog(self.root_pid, reader, snapshotter)
@@ -380,7 +396,7 @@ class Supervisor:
             if deadline is not None and time.monotonic() >= deadline:
                 return self._conclude("timeout", dog.snapshot_now(), t0)
 
-    def _linger(self, reader: TreeReader) -> str:
+    def _linger(self, reader: "TreeReader") -> str:
         """Let the processes the script left behind end by themselves; describe any that don't."""
         deadline = time.monotonic() + LINGER
         while True:
@@ -395,6 +411,8 @@ class Supervisor:
             self._drain_wakeups()
 
     def _conclude(self, verdict: str, snapshot: Snapshot, t0: float) -> Outcome:
+        from mpdoctor.run.watch import explain
+
         at = time.monotonic()
         if self.receiver is not None:
             snapshot = dataclasses.replace(snapshot, hooks=True,

@@ -15,7 +15,7 @@ from typing import Optional, Set, Tuple
 import dataclasses
 
 from mpdoctor.diagnose import Diagnosis, diagnose, waitfor
-from mpdoctor.model import Snapshot
+from mpdoctor.model import Snapshot, WaitKind
 from mpdoctor.observe import procfs, syscalls
 from mpdoctor.observe.pyspy import Dumper
 from mpdoctor.observe.snapshot import Snapshotter, with_stacks
@@ -29,6 +29,8 @@ SLOW = 0.25
 RETRY = 1.0
 #: the share of one core the cheap readings may take: a big busy tree is read less often
 CPU_BUDGET = 0.005
+#: the share of one core that repeated failed proof attempts on a busy tree may take
+ATTEMPT_BUDGET = 0.01
 
 
 class Watchdog:
@@ -40,6 +42,7 @@ class Watchdog:
         self.last: Optional[Reading] = None
         self._tried: Optional[Tuple] = None
         self._tried_at = 0.0
+        self._tried_cost = 0.0
         #: threads that broke the last proof only because they were running or had just run
         self._movers: Set[Tuple[int, int]] = set()
         self.attempts = 0
@@ -74,21 +77,54 @@ class Watchdog:
         root = reading.thread(self.root_pid)
         if root is None or moved(prev.thread(self.root_pid), root):
             return None
+        if self._first_hop_moves(prev, reading):
+            return None
         signature = tuple(sorted((k, t.line) for k, t in reading.threads.items()))
         now = time.monotonic()
         settled = any(not moved(prev.threads.get(k), reading.threads.get(k))
                       for k in self._movers)
-        if signature == self._tried and now - self._tried_at < RETRY and not settled:
-            return None  # the same waits as the last failed proof, and nothing has settled
+        quiet = busy * 2 <= len(reading.threads)
+        due = now - self._tried_at >= max(RETRY, self._tried_cost / ATTEMPT_BUDGET)
+        if self._tried is not None and not settled and not due and not (
+                quiet and signature != self._tried):
+            # the last proof failed and nothing suggests this one would not: a busy tree is
+            # tried again only once a second (and within ATTEMPT_BUDGET of a core)
+            return None
         self._tried, self._tried_at = signature, now
         self.attempts += 1
+        t0 = time.perf_counter()
         snapshot = self.snapshotter.take(prev, reading)
         graph = waitfor.build(snapshot)
+        self._tried_cost = time.perf_counter() - t0
         if graph.deadlocked:
             return snapshot
         self._movers = {(n[1], n[2]) for n, why in graph.live_reason.items()
                         if why in (waitfor.RUNNING, waitfor.MOVED)}
         return None
+
+    def _first_hop_moves(self, prev: Reading, now: Reading) -> bool:
+        """True when whatever the main thread waits for can evidently still act, judged from
+        the readings alone: the child it joins, or (for a lock of its own) another of its
+        threads, ran or waits with a timeout.  Spares a full proof attempt on a busy tree."""
+        root = now.thread(self.root_pid)
+        assert root is not None
+        w = root.wait
+        if w.kind is WaitKind.CHILD and w.pid is not None and w.pid != 0:
+            pids = [w.pid] if w.pid > 0 else [p for p, pp in now.parent.items()
+                                               if pp == self.root_pid]
+            keys = [(p, t) for p in pids for t in now.tids.get(p, ())]
+        elif w.kind is WaitKind.FUTEX and w.private:
+            keys = [(self.root_pid, t) for t in now.tids.get(self.root_pid, ())
+                    if t != self.root_pid]
+        else:
+            return False
+        for key in keys:
+            t = now.threads.get(key)
+            if t is None:
+                continue
+            if moved(prev.threads.get(key), t) or not t.wait.indefinite:
+                return True
+        return False
 
     def snapshot_now(self) -> Snapshot:
         """A snapshot at any moment (at ``--timeout``): two fresh readings bracket it."""
