@@ -10,8 +10,6 @@ Needs mpdoctor installed from its wheel (the .pth file); says so if the hooks di
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 import os
 import statistics
 import subprocess
@@ -49,8 +47,8 @@ def hooks_env(on: bool) -> dict:
     env = dict(os.environ)
     env.pop("MPDOCTOR_HOOKS", None)
     if on:  # an address nobody listens on: the hooks run, their events go nowhere
-        config = {"v": 1, "addr": "\0mpdoctor-bench-nobody", "debug": False}
-        env["MPDOCTOR_HOOKS"] = base64.b64encode(json.dumps(config).encode()).decode()
+        from mpdoctor.hooks.boot import encode
+        env["MPDOCTOR_HOOKS"] = encode("\0mpdoctor-bench-nobody")
     return env
 
 

@@ -303,9 +303,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     say("## 2. Healthy workloads: wall time under `mpdoctor check` / plain `python`")
     say("")
     say("| workload | plain python (median) | mpdoctor check (median) | ratio (median of "
-        "per-run ratios) | min ratio | max ratio | runs | target |")
-    say("|---|---|---|---|---|---|---|---|")
+        "per-run ratios) | min ratio | max ratio | ratio without the fixed cost | runs | "
+        "target |")
+    say("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
+        noop = os.path.join(tmp, "noop.py")
+        with open(noop, "w") as f:
+            f.write("pass\n")
+        noop_plain, noop_checked = interleaved(runs * 2, lambda: wall([PY, noop]),
+                                               lambda: wall(MPDOCTOR + ["check", noop]))
+        fixed = statistics.median(noop_checked) - statistics.median(noop_plain)
         for name, code in WORKLOADS.items():
             script = os.path.join(tmp, "w.py")
             with open(script, "w") as f:
@@ -313,10 +320,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             plain, checked = interleaved(runs, lambda s=script: wall([PY, s]),
                                          lambda s=script: wall(MPDOCTOR + ["check", s]))
             ratios = [b / a for a, b in zip(plain, checked)]
+            marginal = statistics.median([(b - fixed) / a for a, b in zip(plain, checked)])
             med, lo, hi, n = summary(ratios)
             say(f"| {name} | {statistics.median(plain):.3f} s | "
-                f"{statistics.median(checked):.3f} s | {med:.3f} | {lo:.3f} | {hi:.3f} | {n} | "
-                "<= 1.03 |")
+                f"{statistics.median(checked):.3f} s | {med:.3f} | {lo:.3f} | {hi:.3f} | "
+                f"{marginal:.3f} | {n} | <= 1.03 |")
+    say("")
+    say(f"The fixed cost of running under mpdoctor (an empty script: "
+        f"{1000 * statistics.median(noop_plain):.0f} ms plain, "
+        f"{1000 * statistics.median(noop_checked):.0f} ms under mpdoctor) is "
+        f"{1000 * fixed:.0f} ms: mpdoctor's own interpreter and imports before the script "
+        "starts, the hooks starting in the script, and the report step after it ends. "
+        "'Ratio without the fixed cost' subtracts it.")
     say("")
 
     # 3
@@ -359,13 +374,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     say(row("added by mpdoctor (per-run difference)", added, "ms", "<= 100 ms"))
     say("")
 
+    import mpdoctor
     header = [
         "# Performance",
         "",
         f"Measured by `python bench/run.py --runs {runs}` on {time.strftime('%Y-%m-%d')}: "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"Linux {platform.release()}. Runs are interleaved (A, B, A, B, ...); machines here are "
-        "shared, so read medians. Targets are the project's.",
+        f"Linux {platform.release()}, mpdoctor {mpdoctor.__version__} from "
+        f"`{os.path.dirname(mpdoctor.__file__)}`"
+        + (" (a wheel install)" if "site-packages" in mpdoctor.__file__ else
+           " (a source checkout: its start-up is slower than a wheel's)")
+        + ". Runs are interleaved (A, B, A, B, ...); machines here are shared, so read medians. "
+        "Targets are the project's.",
         "",
     ]
     text = "\n".join(header + lines)

@@ -7,7 +7,6 @@ import math
 import os
 import signal
 import sys
-import traceback
 from typing import List, NoReturn, Optional, Sequence, Tuple
 
 from mpdoctor import __version__
@@ -261,11 +260,11 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     except FileNotFoundError as err:
         raise TargetError(f"cannot start {command[0]!r}: {err.strerror}.",
                           "Check --python.") from err
-    from mpdoctor.observe.snapshot import save
     from mpdoctor.report import Report
 
     diagnosis = outcome.diagnosis
-    if diagnosis is None and outcome.events:
+    if diagnosis is None and any(e.kind in ("pickle-error", "main-guard")
+                                 for e in outcome.events):
         from mpdoctor.diagnose import Diagnosis, diagnose_events
         findings = tuple(diagnose_events(outcome.events))
         diagnosis = Diagnosis(False, (), findings, ()) if findings else None
@@ -284,6 +283,7 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
                     proof_seconds=outcome.proof_seconds, timeout=timeout,
                     notes=outcome.notes, stopped=outcome.stopped)
     if args.save_snapshot and outcome.snapshot is not None:
+        from mpdoctor.observe.snapshot import save
         save(outcome.snapshot, args.save_snapshot)
     # the tree is gone; a late Ctrl-C (meant for the script) must not cut the report short
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -365,10 +365,9 @@ def _check_writable(path: str, what: str) -> None:
 def _emit(report, args) -> None:
     """JSON first (scripts rely on it), then the human report; a reader that went away (a
     closed pipe) costs the rest of the output, never the exit status."""
-    from mpdoctor.report import console, jsonreport
-
     try:
         if args.json_path:
+            from mpdoctor.report import jsonreport
             text = jsonreport.render(report)
             if args.json_path == "-":
                 sys.stdout.write(text)
@@ -376,6 +375,9 @@ def _emit(report, args) -> None:
             else:
                 with open(args.json_path, "w", encoding="utf-8") as f:
                     f.write(text)
+        if report.silent and not args.report:
+            return  # a clean run: nothing to say, and no need to load the renderer
+        from mpdoctor.report import console
         color = {"always": True, "never": False}.get(args.color)
         if args.report:
             with open(args.report, "w", encoding="utf-8") as f:
@@ -415,6 +417,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
     except Exception as err:  # a bug in mpdoctor: one paragraph, traceback only on request
         if os.environ.get("MPDOCTOR_DEBUG"):
+            import traceback
             traceback.print_exc()
         sys.stderr.write(f"mpdoctor: internal error: {type(err).__name__}: {err}. This is a "
                          "bug in mpdoctor; run again with MPDOCTOR_DEBUG=1 for the traceback "

@@ -20,34 +20,43 @@ Per-put cost: the queue's buffer is a deque subclass whose ``append`` also store
 line (one Python-level call and one dict store); the feeder's ``popleft`` pops it again.
 """
 
-import base64
-import functools
-import json
+import _thread
 import os
 import sys
-import threading
-from collections import deque
 
 from mpdoctor.hooks import channel
 
 ENV = "MPDOCTOR_HOOKS"
 _installed = {"done": False, "config": None}
-_MP_DIR = os.path.dirname(os.path.dirname(threading.__file__))
+_MP_DIR = os.path.dirname(os.path.dirname(os.__file__))  # .../lib: the stdlib and site-packages
 _HOOKS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def _debug(msg):
     if (_installed["config"] or {}).get("debug"):
         try:
-            sys.stderr.write("[mpdoctor %d/%d] %s\n" % (os.getpid(), threading.get_ident(), msg))
+            sys.stderr.write("[mpdoctor %d/%d] %s\n" % (os.getpid(), _thread.get_ident(), msg))
         except Exception:
             pass
+
+
+def encode(addr, debug=False):
+    """The MPDOCTOR_HOOKS value: version, socket address (hex) and debug flag.  Plain text, so
+    that reading it at every interpreter start needs no module (json, base64) at all."""
+    return "1;%s;%d" % (addr.encode("latin-1").hex(), 1 if debug else 0)
+
+
+def decode(value):
+    version, addr, debug = value.split(";")
+    if version != "1":
+        raise ValueError(value)
+    return {"v": 1, "addr": bytes.fromhex(addr).decode("latin-1"), "debug": debug == "1"}
 
 
 def start():
     """Called from the .pth file at interpreter start-up when MPDOCTOR_HOOKS is set."""
     try:
-        config = json.loads(base64.b64decode(os.environ[ENV]).decode("utf-8"))
+        config = decode(os.environ[ENV])
     except Exception:
         return
     start_from(config)
@@ -237,7 +246,12 @@ def _send_pickle_error(exc, obj, op, site, thread_name=None, dropped=False, pipe
         path, ctype, reason, _ = found
     channel.send("pickle-error", op=op, dropped=dropped, site=site, path=path, culprit=ctype,
                  why=reason, error="%s: %s" % (type(exc).__name__, exc),
-                 thread=thread_name or threading.current_thread().name, pipe=pipe)
+                 thread=thread_name or _thread_name(), pipe=pipe)
+
+
+def _thread_name():
+    threading = sys.modules.get("threading")
+    return threading.current_thread().name if threading is not None else "MainThread"
 
 
 def _pool_task_site(frame, task):
@@ -250,9 +264,7 @@ def _pool_task_site(frame, task):
         return None, None
 
 
-def _patch_pickling():
-    from multiprocessing import queues
-
+def _patch_feeder_errors(queues):
     real_is_exiting = queues.is_exiting
 
     def is_exiting():
@@ -280,7 +292,9 @@ def _patch_pickling():
 
     queues.is_exiting = is_exiting
 
-    import traceback
+
+def _patch_print_exc(traceback):
+    import functools
 
     real_print_exc = traceback.print_exc
 
@@ -295,6 +309,8 @@ def _patch_pickling():
     functools.update_wrapper(print_exc, real_print_exc)
     traceback.print_exc = print_exc
 
+
+def _patch_excepthook():
     real_excepthook = sys.excepthook
 
     def excepthook(exc_type, exc, tb):
@@ -308,6 +324,8 @@ def _patch_pickling():
 
     sys.excepthook = excepthook
 
+
+def _patch_thread_excepthook(threading):
     real_thread_hook = threading.excepthook
 
     def thread_excepthook(args):
@@ -322,7 +340,9 @@ def _patch_pickling():
 
     threading.excepthook = thread_excepthook
 
-    from multiprocessing import pool as mpool
+
+def _patch_result_errors(mpool):
+    import functools
 
     real_init = mpool.MaybeEncodingError.__init__
 
@@ -353,48 +373,54 @@ def _examine_main_guard(exc, tb):
 
 # -- queues: put sites -------------------------------------------------------------------
 
-class _SiteDeque(deque):
-    """A queue's buffer that remembers where items were put, for the first ``SAMPLE`` puts.
+def _site_deque_class():
+    """The queue buffer class (built when multiprocessing.queues is first imported)."""
+    from collections import deque
 
-    ``append`` runs inside put() and notes the caller's code and instruction (the line number
-    is worked out only for sites it reports: computing it on every put costs more than the put).
-    Each new site is announced once, with the queue's pipe.  After ``SAMPLE`` puts, ``append``
-    is rebound on the instance to deque's own C method: from then on put() runs at full speed.
-    It never raises anything deque.append would not, and the feeder's popleft is untouched."""
+    class _SiteDeque(deque):
+        """A queue's buffer that remembers where items were put, for the first ``SAMPLE`` puts.
 
-    SAMPLE = 64
+        ``append`` runs inside put() and notes the caller's code and instruction (the line number
+        is worked out only for sites it reports: computing it on every put costs more than the put).
+        Each new site is announced once, with the queue's pipe.  After ``SAMPLE`` puts, ``append``
+        is rebound on the instance to deque's own C method: from then on put() runs at full speed.
+        It never raises anything deque.append would not, and the feeder's popleft is untouched."""
 
-    def __init__(self, pipe=None):
-        deque.__init__(self)
-        self.sites = {}  # id(item) -> (code, instruction) of the put, sampled items only
-        self.seen = set()
-        self.pipe = pipe
+        SAMPLE = 64
 
-    def append(self, obj, _getframe=sys._getframe, _lib=(_MP_DIR, _HOOKS_DIR)):
-        deque.append(self, obj)
-        if type(obj) is object:
-            return  # close()'s sentinel
-        f = _getframe(2)
-        depth = 0
-        while f is not None and f.f_code.co_filename.startswith(_lib) and depth < 4:
-            f = f.f_back  # put() called by library code: the user's line is further out
-            depth += 1
-        if f is None or f.f_code.co_filename.startswith(_lib):
-            return
-        key = (f.f_code, f.f_lasti)
-        self.sites[id(obj)] = key
-        if key not in self.seen:
-            self.seen.add(key)
-            try:
-                channel.send("put-site", site=_where(key), pipe=self.pipe)
-            except Exception:
-                pass
-        if len(self.sites) >= self.SAMPLE:
-            self.append = deque.append.__get__(self)  # enough: full speed from now on
+        def __init__(self, pipe=None):
+            deque.__init__(self)
+            self.sites = {}  # id(item) -> (code, instruction) of the put, sampled items only
+            self.seen = set()
+            self.pipe = pipe
 
-    def site_of(self, obj):
-        key = self.sites.get(id(obj)) or next(iter(self.seen), None)
-        return _where(key) if key else None
+        def append(self, obj, _getframe=sys._getframe, _lib=(_MP_DIR, _HOOKS_DIR)):
+            deque.append(self, obj)
+            if type(obj) is object:
+                return  # close()'s sentinel
+            f = _getframe(2)
+            depth = 0
+            while f is not None and f.f_code.co_filename.startswith(_lib) and depth < 4:
+                f = f.f_back  # put() called by library code: the user's line is further out
+                depth += 1
+            if f is None or f.f_code.co_filename.startswith(_lib):
+                return
+            key = (f.f_code, f.f_lasti)
+            self.sites[id(obj)] = key
+            if key not in self.seen:
+                self.seen.add(key)
+                try:
+                    channel.send("put-site", site=_where(key), pipe=self.pipe)
+                except Exception:
+                    pass
+            if len(self.sites) >= self.SAMPLE:
+                self.append = deque.append.__get__(self)  # enough: full speed from now on
+
+        def site_of(self, obj):
+            key = self.sites.get(id(obj)) or next(iter(self.seen), None)
+            return _where(key) if key else None
+
+    return _SiteDeque
 
 
 def _where(key):
@@ -415,9 +441,11 @@ def _where(key):
     return "%s:%d" % (code.co_filename, line)
 
 
-def _patch_queues():
-    from multiprocessing import queues
+def _patch_queues(queues):
+    import functools
+    from collections import deque
 
+    SiteDeque = _site_deque_class()
     real_reset = queues.Queue._reset
 
     def _reset(self, *args, **kwargs):
@@ -428,7 +456,7 @@ def _patch_queues():
             except Exception:
                 pipe = None
             if type(self._buffer) is deque and not self._buffer:
-                self._buffer = _SiteDeque(pipe)
+                self._buffer = SiteDeque(pipe)
         except Exception:
             pass
 
@@ -438,8 +466,8 @@ def _patch_queues():
 
 # -- pools ------------------------------------------------------------------------------
 
-def _patch_pool():
-    from multiprocessing import pool as mpool
+def _patch_pool(mpool):
+    import functools
 
     def wrap_init(cls, op_of):
         real = cls.__init__
@@ -510,8 +538,8 @@ def _pending(frame):
 
 # -- processes ----------------------------------------------------------------------------
 
-def _patch_process():
-    from multiprocessing import process
+def _patch_process(process):
+    import functools
 
     real_bootstrap = process.BaseProcess._bootstrap
 
@@ -569,10 +597,66 @@ class _Stowaway:
         return exec, (_STOWAWAY_CODE, {"config": self.config})
 
 
-def _install():
-    for patch in (_patch_pickling, _patch_queues, _patch_pool, _patch_process):
+#: module -> what to patch in it, applied as soon as the module is imported (never earlier:
+#: an interpreter that does not use multiprocessing pays for nothing but reading one variable)
+def _patches():
+    return {
+        "multiprocessing.queues": [_patch_feeder_errors, _patch_queues],
+        "multiprocessing.pool": [_patch_result_errors, _patch_pool],
+        "multiprocessing.process": [_patch_process],
+        "traceback": [_patch_print_exc],
+        "threading": [_patch_thread_excepthook],
+    }
+
+
+def _apply(name, module, patches):
+    for patch in patches:
         try:
-            patch()
+            patch(module)
         except Exception as exc:
-            _debug("patch %s failed: %r" % (patch.__name__, exc))
+            _debug("patch %s of %s failed: %r" % (patch.__name__, name, exc))
+
+
+class _OnImport:
+    """A meta path finder that finds nothing itself: for the modules mpdoctor patches, it lets
+    the other finders find them and wraps the module's loader so that the patch is applied
+    right after the module has run."""
+
+    def __init__(self, pending):
+        self.pending = pending
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self.pending:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or isinstance(loader, type) or not hasattr(loader, "exec_module"):
+            return spec  # a shared loader (built-in, frozen): leave it alone
+        patches = self.pending.pop(name)
+        real_exec = loader.exec_module
+
+        def exec_module(module):
+            real_exec(module)
+            _apply(name, module, patches)
+
+        loader.exec_module = exec_module  # this loader instance loads this module only
+        return spec
+
+
+def _install():
+    _patch_excepthook()
+    pending = _patches()
+    for name in list(pending):
+        module = sys.modules.get(name)
+        if module is not None:  # imported before the hooks started
+            _apply(name, module, pending.pop(name))
+    if pending:
+        sys.meta_path.insert(0, _OnImport(pending))
     _debug("hooks installed")

@@ -5,13 +5,11 @@ nothing it sent.  Sending never blocks: when the watchdog is gone or behind, the
 dropped and counted, and the count rides along with the next event that gets through.
 """
 
-import json
+import _thread
 import os
-import socket
-import threading
 import time
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _state = {"sock": None, "addr": None, "pid": None, "dropped": 0, "dead": False}
 
 
@@ -22,6 +20,8 @@ def configure(addr):
 
 
 def _socket():
+    import socket
+
     pid = os.getpid()
     if _state["pid"] != pid or _state["sock"] is None:
         # a fresh socket per process: a forked child must not share its parent's send state
@@ -36,6 +36,8 @@ def send(kind, **data):
     if _state["addr"] is None or _state["dead"]:
         return
     try:
+        import json
+
         data["ev"] = kind
         data["pid"] = os.getpid()
         data["t"] = time.time()

@@ -336,3 +336,12 @@ def pipe_inode(target: str) -> Optional[int]:
             return None
     return None
 
+
+
+def own_children() -> List[int]:
+    """Children of the calling process, over all its threads (zombies included)."""
+    pid = os.getpid()
+    out: List[int] = []
+    for tid in tasks(pid):
+        out.extend(children(pid, tid) or [])
+    return out

@@ -9,7 +9,6 @@ have forked).  Nothing here resolves fds or memory: that happens only when the t
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
@@ -97,15 +96,6 @@ class TreeReader:
         self._children = seen
         self._tids = reading.tids
         return reading
-
-
-def own_children() -> List[int]:
-    """Children of the calling process, over all its threads (zombies included)."""
-    pid = os.getpid()
-    out: List[int] = []
-    for tid in procfs.tasks(pid):
-        out.extend(procfs.children(pid, tid) or [])
-    return out
 
 
 def moved(a: Optional[ThreadReading], b: Optional[ThreadReading]) -> bool:

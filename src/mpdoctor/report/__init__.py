@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
-from mpdoctor.diagnose import Diagnosis
-from mpdoctor.model import Snapshot
+if TYPE_CHECKING:
+    from mpdoctor.diagnose import Diagnosis
+    from mpdoctor.model import Snapshot
 
 
 @dataclass
@@ -19,8 +20,8 @@ class Report:
     exit_code: int  # mpdoctor's own exit status
     command: Tuple[str, ...] = ()
     status: Optional[int] = None  # the script's exit code; -N when killed by signal N
-    diagnosis: Optional[Diagnosis] = None
-    snapshot: Optional[Snapshot] = None
+    diagnosis: Optional["Diagnosis"] = None
+    snapshot: Optional["Snapshot"] = None
     duration: float = 0.0
     proof_seconds: float = 0.0
     timeout: Optional[float] = None
@@ -30,6 +31,12 @@ class Report:
     @property
     def findings(self):
         return self.diagnosis.findings if self.diagnosis else ()
+
+    @property
+    def silent(self) -> bool:
+        """A clean run: exit 0, nothing found, nothing to note.  Nothing is printed for it."""
+        return (self.verdict == "ok" and not self.findings and not self.notes
+                and not (self.snapshot is not None and self.snapshot.notes))
 
 
 def signal_name(num: int) -> str:

@@ -155,7 +155,7 @@ def render(report: Report) -> List[Text]:
     """The report as lines.  A clean run (exit 0, nothing found, nothing to note) renders as
     nothing at all: mpdoctor stays out of the way."""
     notes = list(report.notes) + (list(report.snapshot.notes) if report.snapshot else [])
-    if report.verdict == "ok" and not report.findings and not notes:
+    if report.silent:
         return []
     out = [_header(report)]
     if report.verdict in ("ok", "failed", "exited") and not report.findings:

@@ -2,13 +2,12 @@
 
 A unix datagram socket in the abstract namespace (nothing on disk to clean up), read by a
 daemon thread so that bursts never fill the kernel's queue while the main loop sleeps.  The
-configuration for the hooks travels in one environment variable, ``MPDOCTOR_HOOKS`` (base64
-JSON), inherited by every process the script starts.
+configuration for the hooks travels in one environment variable, ``MPDOCTOR_HOOKS`` (plain
+text, see ``mpdoctor.hooks.boot.encode``), inherited by every process the script starts.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import socket
@@ -42,8 +41,8 @@ class Receiver:
         self._thread.start()
 
     def env(self) -> Dict[str, str]:
-        config = {"v": 1, "addr": self.addr, "debug": self.debug}
-        return {ENV: base64.b64encode(json.dumps(config).encode()).decode()}
+        from mpdoctor.hooks.boot import encode
+        return {ENV: encode(self.addr, self.debug)}
 
     def _run(self) -> None:
         while not self._stop:
@@ -71,8 +70,10 @@ class Receiver:
                 self.lost += 1
 
     def snapshot(self) -> List["Event"]:
-        from mpdoctor.model import Event
         with self._lock:
+            if not self.events:
+                return []  # (and the model is not loaded for nothing)
+            from mpdoctor.model import Event
             return [Event(*e) for e in self.events]
 
     def close(self) -> List["Event"]:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the rest is imported after the script has been started (sta
     from mpdoctor.diagnose import Diagnosis
     from mpdoctor.model import Event, Snapshot
     from mpdoctor.observe.pyspy import Dumper
-    from mpdoctor.observe.tree import TreeReader
+    from mpdoctor.run.watch import Watchdog
 
 _ZOMBIE = procfs.Stat(0, "", "Z", 0, 0, 0, 0, 0)
 
@@ -40,6 +40,9 @@ PR_SET_CHILD_SUBREAPER = 36
 #: after the script exits, how long what it leaves behind (multiprocessing's resource tracker
 #: finishing its cleanup, say) may take to end by itself before it is stopped
 LINGER = 2.0
+
+#: when the first poll comes (the watch machinery is loaded then)
+FIRST_POLL = 0.1
 
 #: how long a resource tracker may take to clean up after the rest of the tree is gone
 TRACKER_GRACE = 2.0
@@ -223,10 +226,9 @@ class Supervisor:
 
     # -- the tree ------------------------------------------------------------------------------
     def _tops(self) -> List[int]:
-        from mpdoctor.observe.tree import own_children
         sentinel = self._sentinel.pid if self._sentinel is not None else None
         helpers = self._dumper.helpers if self._dumper is not None else ()
-        return [p for p in own_children() if p not in helpers and p != sentinel]
+        return [p for p in procfs.own_children() if p not in helpers and p != sentinel]
 
     def _reap(self) -> None:
         for pid in self._tops():
@@ -321,20 +323,24 @@ class Supervisor:
         proc.returncode = outcome.status if outcome.status is not None else -9
         return outcome
 
-    def _watch(self, proc: subprocess.Popen, outside: Set[int], t0: float) -> Outcome:
+    def _watchdog(self, outside: Set[int]) -> "Watchdog":
+        """The watch machinery, loaded at the first poll: a script that ends within the first
+        interval never pays for loading it."""
         from mpdoctor.observe.snapshot import Snapshotter
         from mpdoctor.observe.tree import TreeReader
         from mpdoctor.run.watch import Watchdog
 
         reader = TreeReader(self._tops)
-        snapshotter = Snapshotter(self.root_pid, reader, outside)
-        dog = Watchdog(self.root_pid, reader, snapshotter)
+        return Watchdog(self.root_pid, reader, Snapshotter(self.root_pid, reader, outside))
+
+    def _watch(self, proc: subprocess.Popen, outside: Set[int], t0: float) -> Outcome:
+        dog: Optional["Watchdog"] = None
         deadline = t0 + self.timeout if self.timeout is not None else None
         term_deadline: Optional[float] = None
         terminated_by: Optional[int] = None  # the signal that told mpdoctor to stop
         interrupts = 0
         while True:
-            timeout = dog.interval
+            timeout = dog.interval if dog is not None else FIRST_POLL
             if deadline is not None:
                 timeout = max(0.0, min(timeout, deadline - time.monotonic()))
             watched = [self._wake_r] + ([self._sentinel_r] if self._sentinel_r >= 0 else [])
@@ -371,7 +377,7 @@ class Supervisor:
                                stopped=stopped, notes=["interrupted twice: mpdoctor stopped "
                                                        "the script's tree"])
             if self._status is not None:
-                left = self._linger(reader)
+                left = self._linger()
                 stopped = self.stop_tree() if left else 0
                 notes = []
                 if stopped:
@@ -390,14 +396,24 @@ class Supervisor:
                                notes=[f"the script did not end within {TERM_GRACE:g} s of the "
                                       f"forwarded {signal.Signals(-status).name}; mpdoctor "
                                       "stopped its tree"])
+            if dog is None:
+                dog = self._watchdog(outside)
             proven = dog.poll()
             if proven is not None:
                 return self._conclude("deadlock", proven, t0)
             if deadline is not None and time.monotonic() >= deadline:
                 return self._conclude("timeout", dog.snapshot_now(), t0)
 
-    def _linger(self, reader: "TreeReader") -> str:
+    def _linger(self) -> str:
         """Let the processes the script left behind end by themselves; describe any that don't."""
+        self._reap()
+        if not self._tops():
+            # every descendant of a dead process is re-parented to mpdoctor (the subreaper):
+            # with no child left, nothing of the tree is left
+            return ""
+        from mpdoctor.observe.tree import TreeReader
+
+        reader = TreeReader(self._tops)
         deadline = time.monotonic() + LINGER
         while True:
             self._reap()
