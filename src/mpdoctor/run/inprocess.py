@@ -1,0 +1,222 @@
+"""A watchdog thread inside the watched process: it watches this process and its descendants
+while code runs in the main thread (a test, under the pytest plugin), with the same engine as
+``mpdoctor check`` (``Watchdog``: cheap readings, then a proof).
+
+The differences from watching a script mpdoctor started:
+
+* the root is this very process; its main thread is the one whose progress matters;
+* this process's own threads that cannot take part in the code's waits are left out of every
+  reading: the watchdog thread itself, and well-known library threads
+  (:func:`mpdoctor.observe.ownthreads.library_threads`);
+* pipes this process already had open when the watch started (its stdio, a test runner's
+  channels) count as connected to the outside;
+* this process's Python stacks come from ``sys._current_frames()`` (py-spy cannot attach to its
+  own parent); the descendants' from py-spy;
+* on a verdict, the caller is told first (it interrupts the main thread), then the stuck
+  processes started during the watch are stopped.  Processes that existed before the watch, and
+  multiprocessing's shared helpers (resource tracker, forkserver), are never stopped here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Set, Tuple
+
+from mpdoctor.diagnose import Diagnosis, diagnose
+from mpdoctor.model import Role, Snapshot
+from mpdoctor.observe import ownthreads, procfs
+from mpdoctor.observe.pyspy import Dumper
+from mpdoctor.observe.snapshot import Snapshotter, role_of, with_stacks
+from mpdoctor.observe.tree import TreeReader
+from mpdoctor.run import stopping
+from mpdoctor.run.watch import Watchdog
+
+#: multiprocessing's per-session helpers: shared by every test, never a test's leak or victim
+SHARED_ROLES = (Role.RESOURCE_TRACKER, Role.FORKSERVER)
+
+#: how many verdicts one watch may reach (a deadlock, then another in the code that unwinds)
+MAX_VERDICTS = 3
+
+
+@dataclass
+class Verdict:
+    kind: str  # "deadlock" | "timeout"
+    diagnosis: Diagnosis
+    snapshot: Snapshot
+    after: float  # seconds from the start of the watch to the verdict
+    proof_seconds: float  # seconds spent collecting stacks and diagnosing
+    targets: List[Tuple[int, int]]  # (pid, start time) of the processes to stop
+    stopped: List[int] = field(default_factory=list)
+    #: set once the targets have been stopped
+    done: threading.Event = field(default_factory=threading.Event)
+    library: Dict[int, str] = field(default_factory=dict)  # threads left out, and why
+
+
+def own_pipes() -> Set[int]:
+    """Inodes of the pipes this process has open now."""
+    out = set()
+    for target in (procfs.fds(os.getpid()) or {}).values():
+        inode = procfs.pipe_inode(target)
+        if inode is not None:
+            out.add(inode)
+    return out
+
+
+def role_now(pid: int, root: int) -> Role:
+    """What a live process is for multiprocessing (a forkserver's workers share its command
+    line, so the parent's is needed too)."""
+    st = procfs.stat(pid)
+    parent = procfs.cmdline(st.ppid) if st is not None else ()
+    return role_of(pid, root, procfs.cmdline(pid), parent)
+
+
+class InProcessWatch:
+    """Watch this process and its descendants from a daemon thread, from :meth:`start` to
+    :meth:`stop`.  ``on_verdict`` is called from the watchdog thread when a deadlock is proven
+    (or ``timeout`` seconds pass); it should interrupt the main thread.  ``may_act`` is asked
+    just before that (e.g. "no debugger is attached")."""
+
+    def __init__(self, on_verdict: Callable[[Verdict], None], timeout: Optional[float] = None,
+                 may_act: Callable[[], bool] = lambda: True,
+                 dumper: Optional[Dumper] = None, name: str = "mpdoctor watchdog") -> None:
+        self.root = os.getpid()
+        self.on_verdict = on_verdict
+        self.timeout = timeout
+        self.may_act = may_act
+        self.dumper = dumper or Dumper()
+        self.before: Dict[int, int] = stopping.descendants(self.root)
+        self.outside = own_pipes()
+        self.ignore: Set[int] = set()
+        self.library: Dict[int, str] = {}
+        self.verdicts: List[Verdict] = []
+        self.error: Optional[BaseException] = None
+        self.started_at = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    # -- control -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.started_at = time.monotonic()
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop watching; waits (bounded) for a verdict in progress to finish stopping its
+        processes."""
+        self._stop.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- processes -----------------------------------------------------------------------------
+    def is_new(self, pid: int, start: int) -> bool:
+        return self.before.get(pid) != start
+
+    def new_processes(self) -> Dict[int, int]:
+        """Descendants alive now that did not exist when the watch started."""
+        return {pid: start for pid, start in stopping.descendants(self.root).items()
+                if self.is_new(pid, start)}
+
+    # -- the thread ----------------------------------------------------------------------------
+    def _refresh_ignore(self) -> None:
+        self.library = ownthreads.library_threads()
+        wanted = {threading.get_native_id()} | set(self.library)
+        if wanted != self.ignore:
+            self.ignore.clear()
+            self.ignore.update(wanted)
+
+    def _watchdog(self) -> Watchdog:
+        reader = TreeReader(lambda: [self.root], ignore=self.ignore)
+        return Watchdog(self.root, reader, Snapshotter(self.root, reader, self.outside))
+
+    def _run(self) -> None:
+        try:
+            self._refresh_ignore()
+            dog = self._watchdog()
+            deadline = self.started_at + self.timeout if self.timeout else None
+            while True:
+                wait = dog.interval
+                if deadline is not None:
+                    wait = max(0.0, min(wait, deadline - time.monotonic()))
+                if self._stop.wait(wait):
+                    return
+                self._refresh_ignore()
+                proven = dog.poll()
+                if proven is not None:
+                    verdict = self._conclude("deadlock", proven)
+                    if verdict is not None:
+                        if len(self.verdicts) >= MAX_VERDICTS:
+                            return
+                        dog = self._watchdog()  # start afresh: the tree has changed
+                        continue
+                if deadline is not None and time.monotonic() >= deadline:
+                    self._conclude("timeout", dog.snapshot_now())
+                    return
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller, never raised here
+            self.error = exc
+
+    def _conclude(self, kind: str, snapshot: Snapshot) -> Optional[Verdict]:
+        at = time.monotonic()
+        if self._stop.is_set():
+            return None
+        live = [p.pid for p in snapshot.processes if p.state != "Z" and p.pid != self.root]
+        dumps = self.dumper.dump(live)
+        dumps[self.root] = ownthreads.dump_self(skip=self.ignore)
+        snapshot = with_stacks(snapshot, dumps)
+        if self.dumper.exe is None:
+            snapshot = dataclasses.replace(snapshot, notes=snapshot.notes + (
+                "py-spy was not found: no Python stacks for the child processes (install "
+                "py-spy, a dependency of mpdoctor)",))
+        diagnosis = diagnose(snapshot)
+        if diagnosis.deadlock:
+            kind = "deadlock"
+        elif kind == "deadlock":
+            return None  # the stacks changed nothing in the proof; cannot happen, but be safe
+        if self._stop.is_set() or not self.may_act():
+            return None
+        verdict = Verdict(kind, diagnosis, snapshot, after=at - self.started_at,
+                          proof_seconds=time.monotonic() - at,
+                          targets=self._targets(kind, snapshot, diagnosis),
+                          library=dict(self.library))
+        self.verdicts.append(verdict)
+        try:
+            self.on_verdict(verdict)
+        finally:
+            verdict.stopped = stopping.stop(verdict.targets, grace=0)
+            verdict.done.set()
+        return verdict
+
+    def _targets(self, kind: str, snapshot: Snapshot,
+                 diagnosis: Diagnosis) -> List[Tuple[int, int]]:
+        """What a verdict stops: after a deadlock, the stuck processes started during the
+        watch and their descendants; after a timeout, every process started during the watch.
+        Never this process, a process that existed before, or multiprocessing's helpers."""
+        if kind == "deadlock":
+            chosen = {pid for pid, _ in diagnosis.stuck}
+            grew = True
+            while grew:  # everything below a chosen process goes with it
+                more = {p.pid for p in snapshot.processes if p.ppid in chosen} - chosen
+                chosen |= more
+                grew = bool(more)
+        else:
+            chosen = {p.pid for p in snapshot.processes}
+        current = stopping.descendants(self.root)
+        if kind != "deadlock":
+            chosen |= set(current)
+        out = []
+        for pid in sorted(chosen):
+            start = current.get(pid)
+            if pid == self.root or start is None or not self.is_new(pid, start):
+                continue
+            proc = snapshot.by_pid.get(pid)
+            role = proc.role if proc is not None else role_now(pid, self.root)
+            if role in SHARED_ROLES:
+                continue
+            out.append((pid, start))
+        return out
