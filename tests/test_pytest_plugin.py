@@ -138,7 +138,8 @@ def junit_cases(path) -> dict:
     ["-n", "2"],
     ["--timeout=30"],
     ["--timeout=30", "--timeout-method=thread"],
-], ids=["plain", "xdist", "timeout-signal", "timeout-thread"])
+    ["-o", "faulthandler_timeout=30"],
+], ids=["plain", "xdist", "timeout-signal", "timeout-thread", "faulthandler-timeout"])
 def test_deadlocks_fail_fast_with_the_diagnosis(run, pytester, extra):
     pytester.makepyfile(test_suite=SUITE)
     pytester.makeconftest(CONFTEST)
@@ -355,6 +356,18 @@ def test_a_bad_value_says_where_it_came_from(run, pytester, how, where):
                                  if "(30)" not in how else
                                  f"ERROR: mpdoctor: * ({where})*Example*"])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_a_bad_marker_under_xdist_is_an_error_of_its_test(run, pytester):
+    """An xdist worker cannot end the session with a usage error (the controller would take it
+    for a crash): the test errors, with the same message and no traceback."""
+    pytester.makepyfile(test_bad="import pytest\n\n\n@pytest.mark.mpdoctor(leaks='sometimes')"
+                                 "\ndef test_x():\n    pass\n")
+    result = run("-n", "1")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["mpdoctor: invalid leak policy 'sometimes' (from the mpdoctor "
+                                 "marker of test_bad.py::test_x)*Example*"])
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_is_debugging_recognises_debuggers():

@@ -38,7 +38,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 import pytest
 
 from mpdoctor import pytest_settings
-from mpdoctor.observe import procfs
+from mpdoctor.observe import ownthreads, procfs
 from mpdoctor.observe.pyspy import Dumper
 from mpdoctor.pytest_settings import Settings
 from mpdoctor.report import pytestreport
@@ -46,6 +46,7 @@ from mpdoctor.run import inprocess, stopping
 from mpdoctor.run.inprocess import InProcessWatch, Verdict
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
+MARKER_ERROR_KEY = pytest.StashKey[str]()
 
 #: seconds a leaked process gets to end after SIGTERM before it is killed
 LEAK_GRACE = 1.0
@@ -145,6 +146,7 @@ class Plugin:
         #: processes started by fixtures wider than a function: theirs to stop, not the test's
         self.fixture_owned: Set[Tuple[int, int]] = set()
         self._timeout_original: Optional[Callable] = None
+        self.untrack_faulthandler: Callable[[], None] = lambda: None
         self._dumper = Dumper()
 
     # -- settings ------------------------------------------------------------------------------
@@ -152,12 +154,22 @@ class Plugin:
     def pytest_collection_modifyitems(self, items: List[pytest.Item]) -> None:
         """Every test's settings, checked once, before any test runs: a bad marker value is a
         usage error that names the test."""
+        worker = hasattr(self.config, "workerinput")
         for item in items:
-            item.stash[SETTINGS_KEY] = pytest_settings.for_item(item, self.settings)
+            try:
+                item.stash[SETTINGS_KEY] = pytest_settings.for_item(item, self.settings)
+            except pytest.UsageError as err:
+                if not worker:
+                    raise
+                # a pytest-xdist worker cannot end the session with a usage error (the
+                # controller takes it for a crash): the test errors with the message instead
+                item.stash[MARKER_ERROR_KEY] = str(err)
+                item.stash[SETTINGS_KEY] = Settings()
 
     def _settings(self, item: pytest.Item) -> Settings:
         found = item.stash.get(SETTINGS_KEY, None)
         return found if found is not None else pytest_settings.for_item(item, self.settings)
+
 
     # -- the watch around each test ------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -513,12 +525,22 @@ def pytest_configure(config: pytest.Config) -> None:
     plugin = Plugin(config, settings)
     config.pluginmanager.register(plugin, PLUGIN_NAME)
     plugin.wrap_pytest_timeout()
+    plugin.untrack_faulthandler = ownthreads.track_faulthandler()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A bad marker value found by an xdist worker: an error of its test, with the message."""
+    error = item.stash.get(MARKER_ERROR_KEY, None)
+    if error is not None:
+        pytest.fail(error, pytrace=False)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
     if plugin is not None:
         plugin.unwrap_pytest_timeout()
+        plugin.untrack_faulthandler()
         config.pluginmanager.unregister(plugin, PLUGIN_NAME)
 
 

@@ -14,9 +14,10 @@ import sys
 import threading
 import time
 import types
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Optional, Set, Tuple
 
 from mpdoctor.model import Frame
+from mpdoctor.observe import procfs
 from mpdoctor.observe.pyspy import Dump, PyThread
 
 #: deepest stack walked when converting frames (a runaway recursion is cut, not copied)
@@ -123,11 +124,61 @@ def _timer_of(thread: threading.Thread) -> str:
     return ""
 
 
+#: kernel thread ids of library threads that run no Python code (no thread state, so no frames
+#: to recognise them by), learnt when they were started; see :func:`track_faulthandler`
+_NATIVE_THREADS: Dict[int, str] = {}
+
+FAULTHANDLER_WHY = ("faulthandler's watchdog thread (dump_traceback_later, e.g. pytest's "
+                    "faulthandler_timeout): it waits for its deadline, then writes tracebacks")
+
+
+def _python_tids() -> Set[int]:
+    out = set()
+    for ident in sys._current_frames():
+        tid = native_id(ident)
+        if tid is not None:
+            out.add(tid)
+    return out
+
+
+def track_faulthandler() -> Callable[[], None]:
+    """Learn the kernel thread id of the watchdog thread ``faulthandler.dump_traceback_later``
+    starts: it is the thread that appears during the call and runs no Python code.  Returns
+    the function that undoes the tracking.  (The thread is created before the call returns; it
+    is a C thread that only waits for its deadline or its cancellation.)"""
+    import faulthandler
+
+    original = faulthandler.dump_traceback_later
+    if getattr(original, "_mpdoctor", False):
+        return lambda: None
+
+    def dump_traceback_later(*args: Any, **kwargs: Any) -> Any:
+        before = set(procfs.tasks(os.getpid()))
+        try:
+            return original(*args, **kwargs)
+        finally:
+            for tid in set(procfs.tasks(os.getpid())) - before - _python_tids():
+                _NATIVE_THREADS[tid] = FAULTHANDLER_WHY
+
+    dump_traceback_later._mpdoctor = True  # type: ignore[attr-defined]
+    dump_traceback_later.__wrapped__ = original  # type: ignore[attr-defined]
+    dump_traceback_later.__doc__ = original.__doc__
+    faulthandler.dump_traceback_later = dump_traceback_later  # type: ignore[assignment]
+
+    def undo() -> None:
+        if faulthandler.dump_traceback_later is dump_traceback_later:
+            faulthandler.dump_traceback_later = original  # type: ignore[assignment]
+
+    return undo
+
+
 def library_threads() -> Dict[int, str]:
     """Kernel thread ids of this process's well-known library threads, and what each is.
 
     Leaving them out of the proof is sound because none of them ever writes to a pipe, releases
-    a lock or ends a process that the code under test created: they cannot end any of its waits.
+    a lock or ends a process that the code under test created: they cannot end any of its waits
+    (ending the whole process on a timeout, as pytest-timeout and faulthandler may, is not a
+    wait ending).
     A thread that merely *looks* idle is never left out on that ground alone; only threads
     recognised by their code are.
     """
@@ -140,4 +191,9 @@ def library_threads() -> Dict[int, str]:
             tid = native_id(ident)
             if tid is not None:
                 out[tid] = why
+    for tid, why in list(_NATIVE_THREADS.items()):
+        if os.path.exists(f"/proc/self/task/{tid}"):
+            out[tid] = why
+        else:
+            _NATIVE_THREADS.pop(tid, None)  # ended (cancelled or fired)
     return out
