@@ -147,6 +147,7 @@ class Plugin:
         self.fixture_owned: Set[Tuple[int, int]] = set()
         self._timeout_original: Optional[Callable] = None
         self.untrack_faulthandler: Callable[[], None] = lambda: None
+        self._wrapped = False
         self._dumper = Dumper()
 
     # -- settings ------------------------------------------------------------------------------
@@ -189,6 +190,12 @@ class Plugin:
         signum = _free_signal()
         if signum is None:
             return None
+        if not self._wrapped:
+            # patched at the first watched test, not before: a session that watches nothing
+            # runs with pytest-timeout and faulthandler untouched
+            self._wrapped = True
+            self.wrap_pytest_timeout()
+            self.untrack_faulthandler = ownthreads.track_faulthandler()
         watch = InProcessWatch(on_verdict=self._deliver, timeout=settings.timeout,
                                may_act=self._may_act, dumper=self._dumper,
                                name=f"mpdoctor watchdog ({item.nodeid})")
@@ -524,8 +531,6 @@ def pytest_configure(config: pytest.Config) -> None:
             f"{sys.platform!r}. Run the tests without --mpdoctor here, or on Linux.")
     plugin = Plugin(config, settings)
     config.pluginmanager.register(plugin, PLUGIN_NAME)
-    plugin.wrap_pytest_timeout()
-    plugin.untrack_faulthandler = ownthreads.track_faulthandler()
 
 
 @pytest.hookimpl(tryfirst=True)
