@@ -295,7 +295,7 @@ def test_mpdoctor_timeout_reports_every_stack(run, pytester):
     result.stdout.fnmatch_lines([
         "*mpdoctor: TIMEOUT after 1 s: the test did not finish, and no deadlock was proven*",
         "*Why no deadlock is proven*",
-        "*sleeps (*)*",
+        "*helpers.py:7 in sleeper: time.sleep(1000)*",
         "*mpdoctor interrupted the test's main thread and stopped 1 process the test had "
         "started*",
     ])
@@ -320,6 +320,42 @@ def test_ways_to_switch_it_on(run, pytester, how):
     result.assert_outcomes(failed=1, passed=1)
     watched = "1 test" if how == "marker" else "2 tests"
     result.stdout.fnmatch_lines([f"{watched} watched; 1 deadlock proven; *"])
+
+
+def test_forks_warn_only_as_they_would_without_it(run, pytester):
+    """From Python 3.12 a fork in a multi-threaded process warns; the watchdog thread alone
+    must not make a test's fork warn, and the test's own threads still do."""
+    pytester.makepyfile(test_fork="""
+        import multiprocessing
+        import threading
+
+
+        def work(q):
+            q.put(1)
+
+
+        def fork_once():
+            q = multiprocessing.Queue()
+            p = multiprocessing.Process(target=work, args=(q,))
+            p.start()
+            assert q.get() == 1
+            p.join()
+
+
+        def test_forks():
+            fork_once()  # only the watchdog runs besides the main thread: no warning
+            done = threading.Event()
+            t = threading.Thread(target=done.wait)
+            t.start()
+            try:
+                fork_once()  # the test's own thread runs: the warning, as without mpdoctor
+            finally:
+                done.set()
+                t.join()
+            fork_once()
+    """)
+    result = run("--mpdoctor", "-W", "always::DeprecationWarning")
+    result.assert_outcomes(passed=1, warnings=1 if sys.version_info >= (3, 12) else 0)
 
 
 def test_off_by_default(run, pytester):

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
@@ -54,6 +56,63 @@ class Verdict:
     #: set once the targets have been stopped
     done: threading.Event = field(default_factory=threading.Event)
     library: Dict[int, str] = field(default_factory=dict)  # threads left out, and why
+
+
+# --------------------------------------------------------------------------------------------
+# fork() while the watchdog thread runs
+#
+# From Python 3.12, os.fork() in a process with more than one thread emits a DeprecationWarning
+# ("This process (pid=N) is multi-threaded, use of fork() may lead to deadlocks in the child"),
+# so the watchdog thread would make every fork of a watched test warn.  It is fork-safe: it holds
+# no lock the child could need (it reads /proc and waits on an Event of its own; CPython
+# re-initialises the GIL and the import lock in the child).  So when the watchdog threads are the
+# only other threads at the moment of a fork, that one warning is filtered out for that fork;
+# with any other thread (the test's, a library's) it is left exactly as it would be.  The
+# warning is emitted after the at-fork hooks have run, so the filter is put in place before a
+# fork and taken out at the next fork, when the watch stops, or in the child.
+
+FORK_WARNING = (r"This process \(pid=\d+\) is multi-threaded, use of fork(pty)?\(\) may lead to "
+                r"deadlocks in the child\.")
+
+#: kernel thread ids of the running watchdog threads of this process
+_WATCHDOGS: Set[int] = set()
+_quiet: List[object] = []  # the warnings filter in place, if any
+_hooks_registered = False
+
+
+def _unquiet() -> None:
+    while _quiet:
+        item = _quiet.pop()
+        try:
+            warnings.filters.remove(item)  # type: ignore[arg-type]
+        except ValueError:
+            continue  # a catch_warnings() block that ended meanwhile took it away
+        mutated = getattr(warnings, "_filters_mutated", None)
+        if mutated is not None:
+            mutated()  # forget warnings suppressed while it was in place
+
+
+def _before_fork() -> None:
+    _unquiet()
+    if not _WATCHDOGS:
+        return
+    others = set(procfs.tasks(os.getpid())) - {threading.get_native_id()}
+    if others and others <= _WATCHDOGS:
+        warnings.filterwarnings("ignore", message=FORK_WARNING, category=DeprecationWarning)
+        _quiet.append(warnings.filters[0])
+
+
+def _in_child() -> None:
+    _WATCHDOGS.clear()  # no watchdog thread runs in the child
+    _unquiet()
+
+
+def _register_fork_hooks() -> None:
+    global _hooks_registered
+    if _hooks_registered or sys.version_info < (3, 12):
+        return
+    _hooks_registered = True
+    os.register_at_fork(before=_before_fork, after_in_child=_in_child)
 
 
 def own_pipes() -> Set[int]:
@@ -96,12 +155,15 @@ class InProcessWatch:
         self.error: Optional[BaseException] = None
         self.started_at = time.monotonic()
         self._stop = threading.Event()
+        self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     # -- control -------------------------------------------------------------------------------
     def start(self) -> None:
+        _register_fork_hooks()
         self.started_at = time.monotonic()
         self._thread.start()
+        self._ready.wait(5.0)  # its thread id is known (and left out) from now on
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop watching; waits (bounded) for a verdict in progress to finish stopping its
@@ -109,6 +171,10 @@ class InProcessWatch:
         self._stop.set()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
+        if not self._thread.is_alive() and self._thread.native_id is not None:
+            _WATCHDOGS.discard(self._thread.native_id)
+            if not _WATCHDOGS:
+                _unquiet()
 
     @property
     def running(self) -> bool:
@@ -136,6 +202,8 @@ class InProcessWatch:
         return Watchdog(self.root, reader, Snapshotter(self.root, reader, self.outside))
 
     def _run(self) -> None:
+        _WATCHDOGS.add(threading.get_native_id())
+        self._ready.set()
         try:
             self._refresh_ignore()
             dog = self._watchdog()
