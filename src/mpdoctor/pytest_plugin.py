@@ -171,7 +171,6 @@ class Plugin:
         found = item.stash.get(SETTINGS_KEY, None)
         return found if found is not None else pytest_settings.for_item(item, self.settings)
 
-
     # -- the watch around each test ------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Optional[pytest.Item]):
