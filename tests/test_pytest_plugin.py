@@ -105,13 +105,18 @@ def run(pytester, monkeypatch):
                  pytest_settings.ENV_LEAKS, "PYTEST_ADDOPTS", "PYTEST_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
 
-    def go(*args: str, env: dict = None) -> pytest.RunResult:
+    def go(*args: str, env: dict = None, stdin=None) -> pytest.RunResult:
         tag = uuid.uuid4().hex
         monkeypatch.setenv(TAG, tag)
         for name, value in (env or {}).items():
             monkeypatch.setenv(name, value)
         try:
-            result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=120)
+            if stdin is None:
+                result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args,
+                                                       timeout=120)
+            else:  # the same, with the given stdin
+                result = pytester.run(sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                                      *args, stdin=stdin, timeout=120)
         finally:
             for name in env or {}:
                 monkeypatch.delenv(name)
@@ -215,6 +220,53 @@ def test_deadlock_in_a_fixture_and_a_swallowed_interrupt(run, pytester):
     result.stdout.fnmatch_lines([
         "FAILED test_more.py::test_swallows_the_interrupt - mpdoctor: DEADLOCK*",
     ])
+
+
+def test_what_an_earlier_test_left_blocked_does_not_hide_a_deadlock(run, pytester):
+    """A queue feeder thread of pytest's own process, left blocked by an earlier test on a pipe
+    nobody reads, must not make pytest's process look able to act in every later test."""
+    pytester.makepyfile(test_two="""
+        import multiprocessing
+
+        KEEP = []
+
+
+        def test_leaves_a_feeder_blocked():
+            q = multiprocessing.Queue()
+            q.cancel_join_thread()  # so that pytest can still exit
+            q.put(b"x" * 200_000)  # more than the pipe holds, and nobody reads it
+            KEEP.append(q)
+
+
+        def test_deadlocks_later():
+            multiprocessing.Queue().get()
+    """)
+    result = run("--mpdoctor", "--mpdoctor-timeout=30")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["DEADLOCK test_two.py::test_deadlocks_later "
+                                 "[[]get-without-producer[]]"])
+    assert result.duration < 25
+
+
+def test_waiting_on_outside_input_is_not_a_deadlock(run, pytester):
+    """pytest's stdin is a pipe from this test, open and silent: input from outside may come at
+    any time, so nothing is proven and the mpdoctor timeout ends the test."""
+    pytester.makepyfile(test_stdin="""
+        import os
+
+
+        def test_reads_stdin():
+            os.read(0, 1)
+    """)
+    reader, writer = os.pipe()  # the write end stays open here until the session has ended
+    try:
+        result = run("--mpdoctor", "--mpdoctor-timeout=2", "-s", stdin=reader)
+    finally:
+        os.close(reader)
+        os.close(writer)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["TIMEOUT test_stdin.py::test_reads_stdin (no deadlock proven)"])
+    assert "DEADLOCK" not in result.stdout.str()
 
 
 @pytest.mark.parametrize("policy", ["warn", "fail"])

@@ -149,6 +149,8 @@ class Plugin:
         self.untrack_faulthandler: Callable[[], None] = lambda: None
         self._wrapped = False
         self._dumper = Dumper()
+        #: pipes pytest had when the session started (stdio, xdist's channel): the outside
+        self.session_pipes = inprocess.own_pipes()
 
     # -- settings ------------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
@@ -197,7 +199,8 @@ class Plugin:
             self.untrack_faulthandler = ownthreads.track_faulthandler()
         watch = InProcessWatch(on_verdict=self._deliver, timeout=settings.timeout,
                                may_act=self._may_act, dumper=self._dumper,
-                               name=f"mpdoctor watchdog ({item.nodeid})")
+                               name=f"mpdoctor watchdog ({item.nodeid})",
+                               outside=self.session_pipes)
         test = _Test(item, settings, watch, signum)
         test.previous_handler = signal.signal(signum, self._on_signal)
         self.current = test

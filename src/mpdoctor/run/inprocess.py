@@ -8,8 +8,10 @@ The differences from watching a script mpdoctor started:
 * this process's own threads that cannot take part in the code's waits are left out of every
   reading: the watchdog thread itself, and well-known library threads
   (:func:`mpdoctor.observe.ownthreads.library_threads`);
-* pipes this process already had open when the watch started (its stdio, a test runner's
-  channels) count as connected to the outside;
+* what counts as connected to the outside is decided at each snapshot: the pipes given as
+  ``outside`` (by default those this process had open when the watch started; the pytest plugin
+  passes those pytest had when the session started: its stdio, xdist's channel), and every pipe
+  that a process outside the watched tree holds at that moment (:class:`_Snapshotter`);
 * this process's Python stacks come from ``sys._current_frames()`` (py-spy cannot attach to its
   own parent); the descendants' from py-spy;
 * on a verdict, the caller is told first (it interrupts the main thread), then the stuck
@@ -26,14 +28,14 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from mpdoctor.diagnose import Diagnosis, diagnose
 from mpdoctor.model import Role, Snapshot
 from mpdoctor.observe import ownthreads, procfs
 from mpdoctor.observe.pyspy import Dumper
 from mpdoctor.observe.snapshot import Snapshotter, role_of, with_stacks
-from mpdoctor.observe.tree import TreeReader
+from mpdoctor.observe.tree import Reading, TreeReader
 from mpdoctor.run import stopping
 from mpdoctor.run.watch import Watchdog
 
@@ -115,6 +117,41 @@ def _register_fork_hooks() -> None:
     os.register_at_fork(before=_before_fork, after_in_child=_in_child)
 
 
+def pipes_held_outside(tree: Set[int]) -> Set[int]:
+    """Inodes of the pipes that some process outside ``tree`` has open now.
+
+    Processes whose fd table cannot be read belong to other users; a process can come to hold
+    this tree's pipes only by inheriting them (then it was a descendant once, of the same user)
+    or by being handed them, which needs the same access."""
+    out: Set[int] = set()
+    for pid in procfs.listdir_ints(procfs.PROC):
+        if pid in tree:
+            continue
+        for target in (procfs.fds(pid) or {}).values():
+            inode = procfs.pipe_inode(target)
+            if inode is not None:
+                out.add(inode)
+    return out
+
+
+class _Snapshotter(Snapshotter):
+    """A snapshotter that decides, at each snapshot, which pipes are connected to the outside.
+
+    A pipe created while the process was already running (by an earlier test, say) is internal
+    unless a process outside the tree holds it now.  Counting every pipe that existed when the
+    watch started as "outside" instead would make a thread left blocked on one of them by
+    earlier code (a queue feeder writing to a pipe nobody reads) able to act forever, and with it
+    the whole process: no later deadlock involving this process could ever be proven."""
+
+    def __init__(self, root_pid: int, reader: TreeReader, base: Set[int]) -> None:
+        super().__init__(root_pid, reader, base)
+        self.base = set(base)
+
+    def take(self, before: Reading, now: Reading) -> Snapshot:
+        self.outside = self.base | pipes_held_outside(set(now.pids) | {self.root_pid})
+        return super().take(before, now)
+
+
 def own_pipes() -> Set[int]:
     """Inodes of the pipes this process has open now."""
     out = set()
@@ -141,14 +178,15 @@ class InProcessWatch:
 
     def __init__(self, on_verdict: Callable[[Verdict], None], timeout: Optional[float] = None,
                  may_act: Callable[[], bool] = lambda: True,
-                 dumper: Optional[Dumper] = None, name: str = "mpdoctor watchdog") -> None:
+                 dumper: Optional[Dumper] = None, name: str = "mpdoctor watchdog",
+                 outside: Optional[Iterable[int]] = None) -> None:
         self.root = os.getpid()
         self.on_verdict = on_verdict
         self.timeout = timeout
         self.may_act = may_act
         self.dumper = dumper or Dumper()
         self.before: Dict[int, int] = stopping.descendants(self.root)
-        self.outside = own_pipes()
+        self.outside = set(outside) if outside is not None else own_pipes()
         self.ignore: Set[int] = set()
         self.library: Dict[int, str] = {}
         self.verdicts: List[Verdict] = []
@@ -199,7 +237,7 @@ class InProcessWatch:
 
     def _watchdog(self) -> Watchdog:
         reader = TreeReader(lambda: [self.root], ignore=self.ignore)
-        return Watchdog(self.root, reader, Snapshotter(self.root, reader, self.outside))
+        return Watchdog(self.root, reader, _Snapshotter(self.root, reader, self.outside))
 
     def _run(self) -> None:
         _WATCHDOGS.add(threading.get_native_id())
@@ -224,8 +262,13 @@ class InProcessWatch:
                         dog = self._watchdog()  # start afresh: the tree has changed
                         continue
                 if deadline is not None and time.monotonic() >= deadline:
-                    self._conclude("timeout", dog.snapshot_now())
-                    return
+                    verdict = self._conclude("timeout", dog.snapshot_now())
+                    if verdict is None or len(self.verdicts) >= MAX_VERDICTS:
+                        return
+                    # the interrupted code may get stuck again while it unwinds (on a lock a
+                    # stopped process held, say): it gets the same time once more
+                    deadline = time.monotonic() + self.timeout
+                    dog = self._watchdog()
         except BaseException as exc:  # noqa: BLE001 - reported by the caller, never raised here
             self.error = exc
 
