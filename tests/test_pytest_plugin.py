@@ -269,6 +269,30 @@ def test_waiting_on_outside_input_is_not_a_deadlock(run, pytester):
     assert "DEADLOCK" not in result.stdout.str()
 
 
+def test_a_deadlock_stops_only_the_stuck_processes(run, pytester):
+    """A child that sleeps beside the deadlock is not stuck: the verdict leaves it alone, and the
+    leak check after teardown reports and stops it."""
+    pytester.makepyfile(helpers=SLEEPER)
+    pytester.makepyfile(test_bystander="""
+        import multiprocessing
+
+        from helpers import start_sleeper
+
+
+        def test_deadlock_beside_a_sleeper():
+            start_sleeper()
+            multiprocessing.Queue().get()
+    """)
+    result = run("--mpdoctor")
+    result.assert_outcomes(failed=1, warnings=1)
+    result.stdout.fnmatch_lines(["mpdoctor interrupted the test's main thread."])
+    result.stdout.fnmatch_lines(["*MpdoctorLeakWarning: mpdoctor: 1 process started by this "
+                                 "test was still running after its teardown; mpdoctor stopped "
+                                 "it.*"])
+    result.stdout.fnmatch_lines(["1 test watched; 1 deadlock proven; 0 timeouts; "
+                                 "1 leaked process stopped"])
+
+
 @pytest.mark.parametrize("policy", ["warn", "fail"])
 def test_a_leaked_child_is_reported_and_stopped(run, pytester, policy):
     pytester.makepyfile(helpers=SLEEPER)

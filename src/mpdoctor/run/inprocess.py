@@ -309,7 +309,7 @@ class InProcessWatch:
         watch and their descendants; after a timeout, every process started during the watch.
         Never this process, a process that existed before, or multiprocessing's helpers."""
         if kind == "deadlock":
-            chosen = {pid for pid, _ in diagnosis.stuck}
+            chosen = {pid for pid, _ in diagnosis.stuck} - {self.root}
             grew = True
             while grew:  # everything below a chosen process goes with it
                 more = {p.pid for p in snapshot.processes if p.ppid in chosen} - chosen
