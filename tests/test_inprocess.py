@@ -94,10 +94,17 @@ def test_faulthandler_watchdog_thread_is_learnt():
                 assert any("faulthandler" in why for why in found.values())
             finally:
                 faulthandler.cancel_dump_traceback_later()
-        assert not any("faulthandler" in why for why in ownthreads.library_threads().values())
     finally:
         undo()
     assert getattr(faulthandler.dump_traceback_later, "_mpdoctor", False) == already
+
+
+def test_a_native_thread_that_ended_is_forgotten(monkeypatch):
+    with open("/proc/sys/kernel/pid_max") as f:
+        never = int(f.read())  # no thread ever has this id
+    monkeypatch.setitem(ownthreads._NATIVE_THREADS, never, ownthreads.FAULTHANDLER_WHY)
+    assert never not in ownthreads.library_threads()
+    assert never not in ownthreads._NATIVE_THREADS
 
 
 SLEEPER = ("import signal, sys, time\n"
