@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 REPRO = ROOT / "repro"
 PROGRAMS = Path(__file__).parent / "programs"
 FIXTURES = Path(__file__).parent / "fixtures"
-CORPUS = ROOT.parent / "shared" / "corpus"
+# the real-world cases, read in place (never copied): next to the checkout, or where
+# MPDOCTOR_CORPUS says (CI runs on a clone elsewhere)
+CORPUS = Path(os.environ.get("MPDOCTOR_CORPUS") or ROOT.parent / "shared" / "corpus")
 
 START_METHODS = [m for m in ("fork", "spawn", "forkserver")
                  if m in multiprocessing.get_all_start_methods()]
