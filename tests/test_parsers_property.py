@@ -40,7 +40,6 @@ def test_small_parsers_never_raise(text):
     procfs.parse_children(text)
     procfs.parse_maps_line(text)
     procfs.parse_epoll_targets(text)
-    procfs.parse_fdinfo_flags(text)
     procfs.pipe_inode(text)
     procfs.channel_inode(text)
     sockets.socket_inode(text)

@@ -37,7 +37,6 @@ def test_epoll_fdinfo():
             "tfd:        5 events:       19 data:                5  pos:0 ino:28a sdev:8\n"
             "tfd:        7 events:        4 data:                7  pos:0 ino:28b sdev:d\n")
     assert procfs.parse_epoll_targets(text) == [(5, 0x19), (7, 4)]
-    assert procfs.parse_fdinfo_flags(text) == 0o2
 
 
 def test_maps_line():

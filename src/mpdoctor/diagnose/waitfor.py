@@ -26,7 +26,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple, Union
 
-from mpdoctor.model import (Event, Pipe, PolledFd, Process, Role, Snapshot, Socket, Thread,
+from mpdoctor.model import (Event, Pipe, Process, Role, Snapshot, Socket, Thread,
                             Wait, WaitKind)
 from mpdoctor.observe.procfs import pipe_inode
 from mpdoctor.observe.sockets import socket_inode
@@ -89,10 +89,6 @@ class Graph:
 
     def claim(self, pid: int, tids: Iterable[int]) -> None:
         self.claimed.update((pid, tid) for tid in tids)
-
-    def threads_of(self, pid: int) -> List[TNode]:
-        p = self.snapshot.by_pid.get(pid)
-        return [tnode(pid, t.tid) for t in p.threads] if p else []
 
 
 def pipe_of(snapshot: Snapshot, target: str) -> Optional[Pipe]:
@@ -334,7 +330,3 @@ def chain(g: Graph, start: Optional[TNode] = None) -> List[TNode]:
             longest = list(path)
         iters.append(iter(_thread_successors(g, nxt)))
     return longest
-
-
-def polled_pipes(w: Wait) -> List[PolledFd]:
-    return [f for f in w.fds if pipe_inode(f.target) is not None]

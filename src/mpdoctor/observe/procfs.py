@@ -165,21 +165,6 @@ def fds(pid: int) -> Optional[Dict[int, str]]:
     return out
 
 
-def parse_fdinfo_flags(text: str) -> Optional[int]:
-    for line in text.splitlines():
-        if line.startswith("flags:"):
-            try:
-                return int(line.split()[1], 8)
-            except (IndexError, ValueError):
-                return None
-    return None
-
-
-def fd_flags(pid: int, fd: int) -> Optional[int]:
-    text = read_text(f"{PROC}/{pid}/fdinfo/{fd}")
-    return None if text is None else parse_fdinfo_flags(text)
-
-
 def parse_epoll_targets(text: str) -> List[Tuple[int, int]]:
     """``(fd, events)`` of each fd registered in an epoll instance's fdinfo."""
     out = []

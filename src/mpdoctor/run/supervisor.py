@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Dict, List, Optional, Set
 
 from mpdoctor.debug import log
 from mpdoctor.observe import procfs
@@ -93,7 +93,6 @@ class Supervisor:
     def __init__(self, argv: List[str], timeout: Optional[float] = None,
                  env: Optional[Dict[str, str]] = None,
                  dumper: Optional[Dumper] = None,
-                 on_snapshot: Optional[Callable[[Snapshot], None]] = None,
                  hooks: bool = True) -> None:
         self.argv = argv
         self.timeout = timeout
@@ -101,7 +100,6 @@ class Supervisor:
         self.receiver: Optional[Receiver] = Receiver(
             debug=bool(os.environ.get("MPDOCTOR_DEBUG"))) if hooks else None
         self._dumper = dumper
-        self.on_snapshot = on_snapshot
         self.notes: List[str] = []
         self.root_pid = 0
         self._status: Optional[int] = None
@@ -436,8 +434,6 @@ class Supervisor:
         snapshot, diagnosis = explain(snapshot, self.dumper)
         if verdict == "timeout" and diagnosis.deadlock:
             verdict = "deadlock"
-        if self.on_snapshot is not None:
-            self.on_snapshot(snapshot)
         proof = time.monotonic() - at
         stopped = self.stop_tree()
         return Outcome(verdict, self._status, diagnosis=diagnosis, snapshot=snapshot,
