@@ -320,3 +320,16 @@ def test_unreadable_threads_count_as_live_and_the_report_says_why(monkeypatch):
         child.kill()
         child.wait()
         child.stdin.close()
+
+
+def test_another_interpreter_without_mpdoctor_is_watched_without_hooks(tmp_path):
+    """--python of an environment where mpdoctor is not installed: the proof still works from
+    /proc and py-spy, and the report says what the missing hooks would have added."""
+    import venv
+    venv.EnvBuilder(with_pip=False).create(tmp_path / "bare")
+    bare = str(tmp_path / "bare" / "bin" / "python")
+    seed = str(ROOT / "repro" / "join_before_drain" / "seed_hang.py")
+    run = run_check("--python", bare, seed, "20000", tmp_path=tmp_path)
+    assert run.rc == 86, run.stderr
+    assert run.report["findings"][0]["slug"] == "join-before-drain"
+    assert any("not installed for" in n for n in run.report["notes"])

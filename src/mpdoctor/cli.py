@@ -155,9 +155,14 @@ def parse_timeout(value: Optional[str], where: str) -> Optional[float]:
     return seconds
 
 
-def resolve_python(path: Optional[str]) -> str:
+PROBE = ("import sys, importlib.util; print(sys.version_info[0], "
+         "int(importlib.util.find_spec('mpdoctor') is not None))")
+
+
+def resolve_python(path: Optional[str]) -> Tuple[str, bool]:
+    """The interpreter to run, and whether mpdoctor (its hooks) is installed for it."""
     if path is None:
-        return sys.executable
+        return sys.executable, True
     import shutil
     found = path if os.sep in path else shutil.which(path)
     if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
@@ -165,16 +170,17 @@ def resolve_python(path: Optional[str]) -> str:
                           "Pass the path of a Python interpreter, e.g. --python /usr/bin/python3.")
     import subprocess
     try:
-        out = subprocess.run([found, "-c", "import sys; print(sys.version_info[0])"],
-                             stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-        ok = out.returncode == 0 and out.stdout.strip() == b"3"
+        out = subprocess.run([found, "-c", PROBE], stdin=subprocess.DEVNULL,
+                             capture_output=True, timeout=30)
+        words = out.stdout.split()
+        ok = out.returncode == 0 and len(words) == 2 and words[0] == b"3"
     except (OSError, subprocess.SubprocessError):
-        ok = False
+        ok, words = False, []
     if not ok:
         raise TargetError(f"--python {path!r} does not run as a Python 3 interpreter.",
                           "Pass the path of a Python 3 interpreter, e.g. "
                           "--python /usr/bin/python3.")
-    return os.path.abspath(found)
+    return os.path.abspath(found), words[1] == b"1"
 
 
 def check_module(python: str, module: str) -> None:
@@ -242,7 +248,7 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     else:
         timeout = parse_timeout(os.environ.get("MPDOCTOR_TIMEOUT"), "MPDOCTOR_TIMEOUT")
     _platform()
-    python = resolve_python(args.python)
+    python, has_hooks = resolve_python(args.python)
     if args.module is not None:
         check_module(python, args.module)
         command = [python, "-m", args.module, *rest]
@@ -255,6 +261,11 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
             _check_writable(path, what)
 
     supervisor = Supervisor(command, timeout=timeout, hooks=not args.no_hooks)
+    if not has_hooks and not args.no_hooks:
+        supervisor.notes.append(
+            f"mpdoctor is not installed for {python}: its hooks did not run in the script's "
+            "processes, so pickling errors, dropped items and put sites are not reported "
+            f"(install mpdoctor into that environment: {python} -m pip install mpdoctor)")
     try:
         outcome = supervisor.run()
     except FileNotFoundError as err:
