@@ -178,7 +178,7 @@ class SharedMapping:
 
 @dataclass(frozen=True)
 class Event:
-    """Something the in-process hooks saw (``kind``: pickle-error, process-start, ...)."""
+    """Something the in-process hooks saw (``kind``: pickle-error, put-site, main-guard, ...)."""
 
     kind: str
     pid: int

@@ -8,7 +8,6 @@ What the hooks report (each as one event, see ``channel.py``):
   ``dropped: true`` when a queue's feeder thread dropped the item (``put()`` never raised);
 * ``put-site``: the first time a queue's feeder sends an item put from a given line (with
   the queue's pipe inode, so a stuck pipe can be traced to its put() lines);
-* ``process-start`` / ``process-exit``: a multiprocessing child begins and ends its work;
 * ``pool-call`` (which map/apply call created which job, from which line) and
   ``pool-worker-exit`` (a worker the pool found dead, its exit code, and the results still
   pending at that moment);
@@ -540,26 +539,6 @@ def _pending(frame):
 
 def _patch_process(process):
     import functools
-
-    real_bootstrap = process.BaseProcess._bootstrap
-
-    def _bootstrap(self, *args, **kwargs):
-        # _bootstrap catches and prints everything the target raises itself: this frame is
-        # never part of a traceback the user sees
-        try:
-            channel.send("process-start", ppid=os.getppid(), name=self.name,
-                         target=_qualname(self._target) if self._target else None)
-        except Exception:
-            pass
-        code = real_bootstrap(self, *args, **kwargs)
-        try:
-            channel.send("process-exit", exitcode=code, name=self.name)
-        except Exception:
-            pass
-        return code
-
-    functools.update_wrapper(_bootstrap, real_bootstrap)
-    process.BaseProcess._bootstrap = _bootstrap
 
     # the stowaway: under spawn and forkserver the Process object is pickled for the child;
     # an attribute that unpickles as "start the hooks" makes sure the child runs them even if

@@ -1,8 +1,10 @@
 """Events from the hooks to the watchdog: one JSON datagram each, on a unix datagram socket.
 
 A datagram is delivered whole or not at all, so a process that dies right after sending loses
-nothing it sent.  Sending never blocks: when the watchdog is gone or behind, the event is
-dropped and counted, and the count rides along with the next event that gets through.
+nothing it sent.  The kernel queues only a few datagrams per receiver (net.unix.max_dgram_qlen,
+often 10): when the watchdog is behind, a send waits at most ``WAIT`` seconds for room, then the
+event is dropped and counted, and the count rides along with the next event that gets through.
+When the watchdog is gone, nothing is sent any more.
 """
 
 import _thread
@@ -10,6 +12,7 @@ import os
 import time
 
 _lock = _thread.allocate_lock()
+WAIT = 0.05
 _state = {"sock": None, "addr": None, "pid": None, "dropped": 0, "dead": False}
 
 
@@ -24,9 +27,11 @@ def _socket():
 
     pid = os.getpid()
     if _state["pid"] != pid or _state["sock"] is None:
-        # a fresh socket per process: a forked child must not share its parent's send state
+        # a fresh socket per process: a forked child must not share its parent's send state.
+        # Connected, so that waiting for the watchdog's queue to have room is possible.
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         s.setblocking(False)
+        s.connect(_state["addr"])
         _state["sock"], _state["pid"] = s, pid
     return _state["sock"]
 
@@ -45,7 +50,13 @@ def send(kind, **data):
             data["dropped_before"] = _state["dropped"]
         payload = json.dumps(data, default=repr).encode("utf-8", "replace")
         with _lock:
-            _socket().sendto(payload, _state["addr"])
+            s = _socket()
+            try:
+                s.send(payload)
+            except BlockingIOError:
+                import select
+                select.select([], [s], [], WAIT)  # the watchdog is behind: wait a little
+                s.send(payload)
         _state["dropped"] = 0
     except (ConnectionRefusedError, FileNotFoundError):
         _state["dead"] = True  # the watchdog is gone: stop trying

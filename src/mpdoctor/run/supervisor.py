@@ -316,8 +316,10 @@ class Supervisor:
         if self.receiver is not None:
             outcome.events = self.receiver.close()
             log(f"{len(outcome.events)} events from the hooks")
-            if self.receiver.lost:
-                outcome.notes.append(f"{self.receiver.lost} events from the hooks were lost")
+            if self.receiver.lost and (outcome.verdict in ("deadlock", "timeout")
+                                       or outcome.events):
+                outcome.notes.append(f"{self.receiver.lost} events from the hooks were lost "
+                                     "(the report may miss a put site or a pickling error)")
         proc.returncode = outcome.status if outcome.status is not None else -9
         return outcome
 
