@@ -82,14 +82,17 @@ def session_pids(sid: int) -> List[int]:
     return out
 
 
-def kill_session(sid: int) -> List[int]:
-    left = session_pids(sid)
-    for pid in left:
+def _kill(pids: List[int]) -> List[int]:
+    for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
-    return left
+    return pids
+
+
+def kill_session(sid: int) -> List[int]:
+    return _kill(session_pids(sid))
 
 
 TAG = "MPDOCTOR_TEST_TAG"
@@ -116,13 +119,7 @@ def tagged_pids(tag: str) -> List[int]:
 
 
 def kill_tagged(tag: str) -> List[int]:
-    left = tagged_pids(tag)
-    for pid in left:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    return left
+    return _kill(tagged_pids(tag))
 
 
 def tagged_env(tag: str, base: Optional[dict] = None) -> dict:

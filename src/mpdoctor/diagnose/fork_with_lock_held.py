@@ -70,7 +70,7 @@ def _finding(g: Graph, child: Process, thread: Thread, parent: Process,
                "held when it was forked; that thread does not exist in the child, so the lock "
                "is never released")
     data = {"child": {"pid": child.pid, "tid": thread.tid,
-                      "site": f"{site.filename}:{site.line}" if site else None},
+                      "site": stacks.site(site)},
             "parent": parent.pid, "parent_threads": [t.tid for t in others]}
     return Finding(slug=SLUG, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
                    fix=FIX, docs=DOCS, pids=(parent.pid, child.pid), data=data)

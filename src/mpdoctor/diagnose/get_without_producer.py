@@ -81,7 +81,7 @@ def _finding(g: Graph, proc: Process, thread: Thread, pipes: List[Pipe]) -> Find
         fix = ("Make sure something always writes (or closes its end) before the reader blocks: "
                "send a result or the exception from the producer, or use a timeout.")
     data = {"reader": {"pid": proc.pid, "tid": thread.tid,
-                       "site": f"{site.filename}:{site.line}" if site else None, "call": call},
+                       "site": stacks.site(site), "call": call},
             "pipes": [p.inode for p in pipes], "writers": sorted(writers_all),
             "reader_holds_write_end": self_writer,
             "dead_children": [c.pid for c in s.children_of(proc.pid) if c.state == "Z"]}

@@ -161,7 +161,7 @@ def _finding(g: Graph, joiner: Process, jt: Thread, awaited: Set[int], pipe: Pip
            "results through a Pool or ProcessPoolExecutor.")
     data = {
         "joiner": {"pid": joiner.pid, "tid": jt.tid,
-                   "site": f"{site.filename}:{site.line}" if site else None,
+                   "site": stacks.site(site),
                    "waits_for": sorted(awaited)},
         "pipe": {"inode": pipe.inode, "pending": pipe.pending, "capacity": pipe.capacity,
                  "readers": readers, "writers": sorted({h.pid for h in pipe.writers})},

@@ -126,7 +126,7 @@ def _finding(g: Graph, proc: Process, thread: Thread, prim: Tuple[str, str, str]
     summary = (f"{who(s, proc.pid)} waits in {what}{where} for a signal that can never come: "
                f"nothing left alive can do it")
     data = {"waiter": {"pid": proc.pid, "tid": thread.tid, "primitive": what,
-                       "site": f"{site.filename}:{site.line}" if site else None},
+                       "site": stacks.site(site)},
             "sharers": sharers,
             "dead_children": [c.pid for c in s.children_of(proc.pid) if c.state == "Z"]}
     return Finding(slug=SLUG, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),

@@ -70,7 +70,7 @@ def _finding(g: Graph, p: Process, t: Thread, q: Process, u: Thread) -> Finding:
                "waits for the other to read")
     data = {"writers": [
         {"pid": proc.pid, "tid": th.tid, "target": th.wait.target, "bytes": th.wait.count,
-         "site": f"{f.filename}:{f.line}" if f else None}
+         "site": stacks.site(f)}
         for proc, th, f in ((p, t, sites[0]), (q, u, sites[1]))]}
     return Finding(slug=SLUG, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
                    fix=FIX, docs=DOCS, pids=tuple(sorted({p.pid, q.pid})), data=data)

@@ -112,7 +112,7 @@ def _terminated(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
     fix = ("Collect every result you need before terminate() or the end of the `with Pool()` "
            "block, or use get(timeout=...).")
     data = {"caller": {"pid": proc.pid, "tid": thread.tid,
-                       "site": f"{site.filename}:{site.line}" if site else None}}
+                       "site": stacks.site(site)}}
     return Finding(slug=TERMINATED, severity=Severity.ERROR, summary=summary,
                    evidence=tuple(evidence), fix=fix, docs=f"docs/diagnoses/{TERMINATED}.md",
                    pids=(proc.pid,), data=data)
@@ -140,7 +140,7 @@ def _handler_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
            "must not hold locks, sockets or open files. concurrent.futures.ProcessPoolExecutor "
            "reports such failures instead of hanging.")
     data = {"caller": {"pid": proc.pid, "tid": thread.tid,
-                       "site": f"{site.filename}:{site.line}" if site else None}}
+                       "site": stacks.site(site)}}
     return Finding(slug=HANDLER_DIED, severity=Severity.ERROR, summary=summary,
                    evidence=tuple(evidence), fix=fix,
                    docs=f"docs/diagnoses/{HANDLER_DIED}.md", pids=(proc.pid,), data=data)
@@ -189,7 +189,7 @@ def _worker_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
            "which raises BrokenProcessPool instead of waiting forever, or get results with a "
            "timeout (map_async(...).get(timeout=...)).")
     data = {"caller": {"pid": proc.pid, "tid": thread.tid,
-                       "site": f"{site.filename}:{site.line}" if site else None},
+                       "site": stacks.site(site)},
             "workers": [w.pid for w in workers], "replacements": replaced,
             "dead_workers": [{"pid": e.data.get("worker"), "exitcode": e.data.get("exitcode")}
                              for e in deaths]}

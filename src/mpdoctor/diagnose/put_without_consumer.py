@@ -72,7 +72,7 @@ def _finding(g: Graph, proc: Process, thread: Thread, bounded: bool) -> Finding:
     summary = (f"{who(s, proc.pid)} blocks in {what}{where}: the queue is full and no process "
                "that could take items out is alive")
     data = {"producer": {"pid": proc.pid, "tid": thread.tid, "call": what,
-                         "site": f"{site.filename}:{site.line}" if site else None},
+                         "site": stacks.site(site)},
             "consumers": consumers, "bounded": bounded,
             "dead_children": [c.pid for c in s.children_of(proc.pid) if c.state == "Z"]}
     return Finding(slug=SLUG, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),

@@ -74,6 +74,11 @@ def source_line(frame: Frame) -> str:
     return linecache.getline(frame.filename, frame.line).strip()
 
 
+def site(frame: Optional[Frame]) -> Optional[str]:
+    """``file:line`` of a frame, for the machine-readable part of a finding."""
+    return f"{frame.filename}:{frame.line}" if frame is not None else None
+
+
 def where(frame: Optional[Frame], with_source: bool = True) -> str:
     """``script.py:17 (p.join())``; ``?`` when unknown."""
     if frame is None:

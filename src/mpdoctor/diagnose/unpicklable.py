@@ -146,7 +146,7 @@ def check(g: Graph) -> List[Finding]:
                             "which the waiting get() reads"],
                      pids=tuple(sorted({proc.pid, match.pid})))
         f.data["reader"] = {"pid": proc.pid, "tid": thread.tid,
-                            "site": f"{site.filename}:{site.line}" if site else None}
+                            "site": stacks.site(site)}
         findings.append(f)
         g.claim(proc.pid, [thread.tid])
         g.linked_events.extend(e for e in drops if e.data.get("pipe") == pipe.inode)

@@ -301,25 +301,25 @@ def pipe_levels(pid: int, fd: int) -> Tuple[Optional[int], Optional[int]]:
         os.close(our)
 
 
+def bracketed_inode(target: str, prefix: str) -> Optional[int]:
+    """N from ``prefix:[N]`` (what /proc/PID/fd/FD says of a pipe or socket), else None."""
+    if target.startswith(prefix + ":[") and target.endswith("]"):
+        try:
+            return int(target[len(prefix) + 2:-1])
+        except ValueError:
+            return None
+    return None
+
+
 def channel_inode(target: str) -> Optional[int]:
     """The inode of ``pipe:[N]`` or ``socket:[N]``; ``None`` for anything else."""
-    for prefix in ("pipe:[", "socket:["):
-        if target.startswith(prefix) and target.endswith("]"):
-            try:
-                return int(target[len(prefix):-1])
-            except ValueError:
-                return None
-    return None
+    inode = bracketed_inode(target, "pipe")
+    return inode if inode is not None else bracketed_inode(target, "socket")
 
 
 def pipe_inode(target: str) -> Optional[int]:
     """The inode of ``pipe:[1234]``; ``None`` for anything else."""
-    if target.startswith("pipe:[") and target.endswith("]"):
-        try:
-            return int(target[6:-1])
-        except ValueError:
-            return None
-    return None
+    return bracketed_inode(target, "pipe")
 
 
 

@@ -13,6 +13,8 @@ import struct
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, Optional, Tuple
 
+from mpdoctor.observe.procfs import bracketed_inode
+
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
 NLM_F_REQUEST = 0x1
@@ -105,9 +107,4 @@ def unix_sockets() -> Optional[Dict[int, UnixSocket]]:
 
 
 def socket_inode(target: str) -> Optional[int]:
-    if target.startswith("socket:[") and target.endswith("]"):
-        try:
-            return int(target[8:-1])
-        except ValueError:
-            return None
-    return None
+    return bracketed_inode(target, "socket")
