@@ -126,36 +126,27 @@ def pytest_timeout_reference() -> float:
 
 # -- 2. overhead on healthy workloads ----------------------------------------------------------
 
+QUEUE_WORKLOAD = textwrap.dedent('''
+    import multiprocessing as mp
+    def produce(q, n):
+        item = ITEM
+        for i in range(n):
+            q.put(item)
+        q.put(None)
+    if __name__ == "__main__":
+        q = mp.Queue()
+        p = mp.Process(target=produce, args=(q, COUNT))
+        p.start()
+        while q.get() is not None:
+            pass
+        p.join()
+''')
+
 WORKLOADS = {
-    "1e5 small items through a Queue": textwrap.dedent('''
-        import multiprocessing as mp
-        def produce(q, n):
-            for i in range(n):
-                q.put(i)
-            q.put(None)
-        if __name__ == "__main__":
-            q = mp.Queue()
-            p = mp.Process(target=produce, args=(q, 100_000))
-            p.start()
-            while q.get() is not None:
-                pass
-            p.join()
-    '''),
-    "1e4 items of 4 KB through a Queue": textwrap.dedent('''
-        import multiprocessing as mp
-        def produce(q, n):
-            block = b"x" * 4096
-            for i in range(n):
-                q.put(block)
-            q.put(None)
-        if __name__ == "__main__":
-            q = mp.Queue()
-            p = mp.Process(target=produce, args=(q, 10_000))
-            p.start()
-            while q.get() is not None:
-                pass
-            p.join()
-    '''),
+    "1e5 small items through a Queue":
+        QUEUE_WORKLOAD.replace("ITEM", "1").replace("COUNT", "100_000"),
+    "1e4 items of 4 KB through a Queue":
+        QUEUE_WORKLOAD.replace("ITEM", 'b"x" * 4096').replace("COUNT", "10_000"),
     "Pool.map of 1e4 tiny tasks": textwrap.dedent('''
         import multiprocessing as mp
         def f(x):
