@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import signal
 import subprocess
 import sys
 
 import pytest
 
 from conftest import DEADLOCK, PROGRAMS, REPRO, ROOT, TIMEOUT, kill_session, run_check
+from mpdoctor.diagnose import diagnose
+from mpdoctor.observe.snapshot import load_file
 
 pytestmark = pytest.mark.e2e
 
@@ -147,14 +151,22 @@ def test_get_on_empty_queue_in_the_main_thread(tmp_path):
     assert run.stdout == b"waiting\n"
 
 
+def _no_alarm() -> None:
+    # SIGALRM ignored (and inherited so by the children): no alarm timer mpdoctor cannot see
+    # without its hooks can end a wait, so attach may prove the deadlock (see the next test)
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+
+
 def test_attach_diagnoses_a_tree_it_did_not_start(tmp_path):
     seed = subprocess.Popen([sys.executable, SEED, "20000"], stdout=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_no_alarm)
     try:
         report = tmp_path / "attach.json"
+        snapshot = tmp_path / "attach-snapshot.json"
         # no handshake is possible with a hang: attach watches until the proof holds
         r = subprocess.run([sys.executable, "-m", "mpdoctor", "attach", str(seed.pid),
-                            "--timeout", "60", "--json", str(report)], cwd=ROOT,
+                            "--timeout", "60", "--json", str(report),
+                            "--save-snapshot", str(snapshot)], cwd=ROOT,
                            capture_output=True, text=True, timeout=120)
         assert r.returncode == DEADLOCK, r.stderr
         data = json.loads(report.read_text())
@@ -162,6 +174,16 @@ def test_attach_diagnoses_a_tree_it_did_not_start(tmp_path):
         assert data["findings"][0]["slug"] == "join-before-drain"
         assert any("hooks" in n for n in data["notes"])  # says what it could not see
         assert seed.poll() is None  # attach never stops anything
+        # the same tree with SIGALRM's default action: an alarm() timer would end a process,
+        # and nothing outside it can see one; unless the machine's timer list shows that no
+        # timer is armed that could be its, no deadlock is claimed, only what it would be
+        snap = load_file(str(snapshot))
+        default = dataclasses.replace(snap, alarm_timers=None, processes=tuple(
+            dataclasses.replace(p, sig_ignored=0) for p in snap.processes))
+        d = diagnose(default)
+        assert not d.deadlock
+        assert [f.slug for f in d.findings] == ["join-before-drain"]
+        assert d.findings[0].severity.value == "warning"
     finally:
         kill_session(seed.pid)
         seed.wait()

@@ -509,3 +509,111 @@ def test_silent_under_a_debugger(run, pytester):
     result = run("--mpdoctor")
     result.assert_outcomes(passed=1)
     assert "watched" not in result.stdout.str()
+
+
+#: processes owned by objects that outlive a test: a module's executor and pool, a session
+#: fixture's server, a manager; each test of the module uses them again
+PERSISTENT = """
+    import multiprocessing
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    import pytest
+
+    EXECUTOR = None
+    POOL = None
+
+
+    def square(x):
+        return x * x
+
+
+    def serve(ready):
+        ready.set()
+        time.sleep(1000)
+
+
+    @pytest.fixture(scope="session")
+    def server():
+        ready = multiprocessing.Event()
+        p = multiprocessing.Process(target=serve, args=(ready,), daemon=True)
+        p.start()
+        assert ready.wait(60)
+        yield p
+        p.terminate()
+        p.join()
+
+
+    @pytest.fixture(scope="module")
+    def manager():
+        with multiprocessing.Manager() as m:
+            yield m
+
+
+    def test_first(server, manager):
+        global EXECUTOR, POOL
+        EXECUTOR = ProcessPoolExecutor(2)
+        POOL = multiprocessing.Pool(2)
+        assert EXECUTOR.submit(square, 3).result() == 9
+        assert POOL.apply(square, (4,)) == 16
+        manager.dict()["a"] = 1
+
+
+    def test_second(server, manager):
+        # the same workers, still there
+        assert EXECUTOR.submit(square, 5).result() == 25
+        assert POOL.apply(square, (6,)) == 36
+        assert server.is_alive()
+
+
+    def test_last():
+        EXECUTOR.shutdown()
+        POOL.close()
+        POOL.join()
+"""
+
+
+def test_processes_owned_by_what_outlives_a_test_are_left_alone(run, pytester):
+    pytester.makepyfile(test_persist=PERSISTENT)
+    result = run("--mpdoctor")
+    result.assert_outcomes(passed=3)
+    assert "MpdoctorLeakWarning" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["3 tests watched; 0 deadlocks proven; 0 timeouts; "
+                                 "0 leaked processes stopped"])
+
+
+def test_a_wait_an_alarm_ends_is_no_deadlock(run, pytester):
+    """signal.alarm() around a join of a child that never ends: the handler raises, the test
+    stops the child and passes, as it does without mpdoctor."""
+    pytester.makepyfile(test_alarm="""
+        import multiprocessing
+        import signal
+
+
+        class Timeout(Exception):
+            pass
+
+
+        def raise_timeout(signum, frame):
+            raise Timeout
+
+
+        def test_join_with_an_alarm():
+            event = multiprocessing.Event()
+            p = multiprocessing.Process(target=event.wait)
+            p.start()
+            old = signal.signal(signal.SIGALRM, raise_timeout)
+            signal.alarm(2)
+            try:
+                p.join()
+            except Timeout:
+                p.terminate()
+                p.join()
+            finally:
+                signal.signal(signal.SIGALRM, old)
+            assert p.exitcode == -signal.SIGTERM
+    """)
+    for args in (["--mpdoctor"], ["--mpdoctor", "--timeout=60"]):
+        result = run(*args)
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["1 test watched; 0 deadlocks proven; 0 timeouts; *"])

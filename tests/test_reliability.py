@@ -329,7 +329,14 @@ def test_another_interpreter_without_mpdoctor_is_watched_without_hooks(tmp_path)
     venv.EnvBuilder(with_pip=False).create(tmp_path / "bare")
     bare = str(tmp_path / "bare" / "bin" / "python")
     seed = str(ROOT / "repro" / "join_before_drain" / "seed_hang.py")
-    run = run_check("--python", bare, seed, "20000", tmp_path=tmp_path)
-    assert run.rc == 86, run.stderr
-    assert run.report["findings"][0]["slug"] == "join-before-drain"
+    run = run_check("--timeout", "10", "--python", bare, seed, "20000", tmp_path=tmp_path)
+    [f] = run.report["findings"]
+    assert f["slug"] == "join-before-drain"
     assert any("not installed for" in n for n in run.report["notes"])
+    # without hooks an alarm() timer is invisible: unless the machine's timer list rules one
+    # out (root, and no alarm armed anywhere), the deadlock is reported as likely, not proven
+    if run.rc == 87:
+        assert f["severity"] == "warning" and f["data"]["proven"] is False, run.stderr
+        assert "alarm timer mpdoctor cannot see" in run.stderr
+    else:
+        assert run.rc == 86 and f["severity"] == "error", run.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
 
 import pytest
 
@@ -73,7 +74,7 @@ def thread(tid, kind, **wait):
 
 
 def proc(pid, ppid, *threads, role=Role.CHILD):
-    return Process(pid=pid, ppid=ppid, state="S", role=role, threads=tuple(threads))
+    return Process(pid=pid, ppid=ppid, state="S", role=role, threads=tuple(threads), hooks=True)
 
 
 def test_lock_taken_twice_in_a_single_thread_is_stuck():
@@ -121,21 +122,54 @@ def test_reader_whose_only_writer_is_itself_is_stuck():
     assert d.chain[0].pid == 10
 
 
-def test_waiting_for_a_forkserver_worker_means_waiting_for_the_worker():
+def _forkserver_tree(worker_thread, server_state="S", listener_private=True,
+                     catches_sigchld=True):
+    """The main process polls a forkserver worker's sentinel pipe (written by the forkserver
+    when the worker exits); the forkserver waits in epoll for a connection on its listener, end
+    of file on the alive pipe (written by the main process) or its SIGCHLD wake-up pipe."""
+    from mpdoctor.model import PolledFd, Socket
     sentinel = Pipe(inode=7, pending=0, readers=(Holder(10, 11),), writers=(Holder(20, 5),))
-    from mpdoctor.model import PolledFd
+    alive = Pipe(inode=8, pending=0, readers=(Holder(20, 4),), writers=(Holder(10, 9),))
+    wakeup = Pipe(inode=9, pending=0, readers=(Holder(20, 6),), writers=(Holder(20, 7),))
+    listener = Socket(inode=30, kind="stream", holders=(Holder(20, 3),), listening=True,
+                      private="the forkserver's listener" if listener_private else "")
     main = proc(10, 1, thread(10, WaitKind.POLL, syscall="poll",
                               fds=(PolledFd(11, True, False, "pipe:[7]"),)), role=Role.MAIN)
-    server = proc(20, 10, Thread(tid=20, state="S", still=True,
-                                 wait=Wait(WaitKind.POLL, "epoll_wait", indefinite=True)),
-                  role=Role.FORKSERVER)
-    stuck_worker = proc(21, 20, thread(21, WaitKind.FUTEX, syscall="futex", private=True))
-    snap = Snapshot(root_pid=10, pipes=(sentinel,), processes=(main, server, stuck_worker))
-    assert diagnose(snap).deadlock
-    sleeping_worker = proc(21, 20, Thread(tid=21, state="S", still=True,
-                                          wait=Wait(WaitKind.SLEEP, "clock_nanosleep")))
-    snap2 = dataclasses.replace(snap, processes=(main, server, sleeping_worker))
-    assert not diagnose(snap2).deadlock
+    server_wait = Wait(WaitKind.POLL, "epoll_wait", indefinite=True, fds=(
+        PolledFd(3, True, False, "socket:[30]"), PolledFd(4, True, False, "pipe:[8]"),
+        PolledFd(6, True, False, "pipe:[9]")))
+    server = dataclasses.replace(
+        proc(20, 10, Thread(tid=20, state=server_state, still=server_state == "S",
+                            wait=server_wait if server_state == "S" else Wait(WaitKind.RUNNING)),
+             role=Role.FORKSERVER),
+        sig_caught=(1 << (signal.SIGCHLD - 1)) if catches_sigchld else 0)
+    procs = (main, server) + ((proc(21, 20, worker_thread),) if worker_thread else ())
+    return Snapshot(root_pid=10, pipes=(sentinel, alive, wakeup), sockets=(listener,),
+                    processes=procs, signals=True)
+
+
+def test_a_forkserver_is_judged_by_its_own_threads():
+    stuck_worker = thread(21, WaitKind.FUTEX, syscall="futex", private=True)
+    assert diagnose(_forkserver_tree(stuck_worker)).deadlock
+    # a worker that can still exit wakes the forkserver (SIGCHLD), which writes the sentinel
+    sleeping = Thread(tid=21, state="S", still=True, wait=Wait(WaitKind.SLEEP, "clock_nanosleep"))
+    assert not diagnose(_forkserver_tree(sleeping)).deadlock
+    # a forkserver that runs (its atexit handlers, say) can act, with or without children
+    assert not diagnose(_forkserver_tree(None, server_state="R")).deadlock
+    assert not diagnose(_forkserver_tree(stuck_worker, server_state="R")).deadlock
+
+
+def test_a_childless_forkserver_blocked_in_its_loop_is_stuck_by_its_own_threads():
+    # (what it is does not matter: each of its threads is observed blocked)
+    assert diagnose(_forkserver_tree(None)).deadlock
+    assert diagnose(_forkserver_tree(None, catches_sigchld=False)).deadlock
+
+
+def test_a_listening_socket_anyone_may_connect_to_is_a_way_out():
+    stuck_worker = thread(21, WaitKind.FUTEX, syscall="futex", private=True)
+    d = diagnose(_forkserver_tree(stuck_worker, listener_private=False))
+    assert not d.deadlock
+    assert any("listening socket" in m.text for m in d.movable)
 
 
 def test_a_zombie_child_means_the_wait_will_end():

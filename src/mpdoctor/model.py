@@ -107,6 +107,28 @@ class Thread:
 
 
 @dataclass(frozen=True)
+class Timer:
+    """A timer that will, or may, send a signal to a process (its end can wake a wait)."""
+
+    signal: int  # the signal it sends (SIGALRM for alarm()/setitimer(ITIMER_REAL))
+    #: "alarm": alarm()/setitimer(ITIMER_REAL), as the hooks saw it set; "posix": a timer of
+    #: timer_create(), as /proc/PID/timers shows it (the kernel does not say whether it is armed)
+    source: str
+    #: when it fires, in CLOCK_MONOTONIC seconds (comparable with ``Snapshot.monotonic``);
+    #: None: unknown, it may fire at any moment
+    expires: Optional[float] = None
+    interval: float = 0.0  # > 0: it fires again and again
+    #: it counts CPU time (ITIMER_VIRTUAL/PROF, CPU-time clocks): it cannot fire while every
+    #: thread of the process is blocked
+    cpu: bool = False
+    site: str = ""  # where it was set (file:line), when the hooks saw it
+    tid: Optional[int] = None  # a timer aimed at one thread (SIGEV_THREAD_ID)
+    #: a watchdog's timer (pytest-timeout's): when it fires the code is failed, not woken to
+    #: go on, so it never makes a wait able to end; it still accounts for an armed timer
+    watchdog: bool = False
+
+
+@dataclass(frozen=True)
 class Process:
     pid: int
     ppid: int
@@ -122,6 +144,20 @@ class Process:
     exit_status: Optional[int] = None
     #: start time in clock ticks since boot (orders processes; a replacement starts later)
     starttime: int = 0
+    #: signals it catches and ignores (bit N-1 for signal N: /proc/PID/status SigCgt, SigIgn)
+    sig_caught: int = 0
+    sig_ignored: int = 0
+    #: timers that will or may signal it (see Timer)
+    timers: Tuple[Timer, ...] = ()
+    #: True when mpdoctor's hooks run in it, so every timer its Python code set is known;
+    #: False when they do not (attach, --no-hooks, not Python); None: not known
+    hooks: Optional[bool] = None
+
+    def catches(self, signum: int) -> bool:
+        return bool(self.sig_caught >> (signum - 1) & 1)
+
+    def ignores(self, signum: int) -> bool:
+        return bool(self.sig_ignored >> (signum - 1) & 1)
 
     @property
     def main_thread(self) -> Optional[Thread]:
@@ -161,6 +197,10 @@ class Socket:
     holders: Tuple[Holder, ...] = ()  # processes of the tree holding this end
     peer_holders: Tuple[Holder, ...] = ()  # processes of the tree holding the peer end
     outside: bool = False
+    listening: bool = False  # a listening socket: it waits for connections, not data
+    #: what is known about who may connect to a listening socket ("" when nothing is): e.g.
+    #: "the forkserver's listener, whose address only processes of this tree were given"
+    private: str = ""
 
 
 @dataclass(frozen=True)
@@ -203,6 +243,16 @@ class Snapshot:
     #: whether hooks ran in the tree (False: attach, or hooks disabled)
     hooks: bool = False
     schema: int = SCHEMA
+    #: time.monotonic() when the snapshot was taken (timers' expiry is compared with it)
+    monotonic: float = 0.0
+    #: True once signal dispositions and timers were recorded (snapshots of older versions
+    #: have none: their replay cannot take timers into account)
+    signals: bool = False
+    #: expiry (CLOCK_MONOTONIC seconds) of every alarm()/ITIMER_REAL timer armed on the machine,
+    #: from /proc/timer_list; None when it could not be read
+    alarm_timers: Optional[Tuple[float, ...]] = None
+    #: how many timer_create() timers are armed on the machine (/proc/timer_list); None: unknown
+    posix_armed: Optional[int] = None
 
     @functools.cached_property
     def by_pid(self) -> Dict[int, Process]:

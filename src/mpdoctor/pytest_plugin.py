@@ -42,7 +42,8 @@ from mpdoctor.observe import ownthreads, procfs
 from mpdoctor.observe.pyspy import Dumper
 from mpdoctor.pytest_settings import Settings
 from mpdoctor.report import pytestreport
-from mpdoctor.run import inprocess, stopping
+from mpdoctor.run import inprocess, owners, stopping
+from mpdoctor.run.events import Receiver
 from mpdoctor.run.inprocess import InProcessWatch, Verdict
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
@@ -151,6 +152,8 @@ class Plugin:
         self._dumper = Dumper()
         #: pipes pytest had when the session started (stdio, xdist's channel): the outside
         self.session_pipes = inprocess.own_pipes()
+        #: the hooks' event receiver, from the first watched test on (see _start_hooks)
+        self.receiver: Optional[Receiver] = None
 
     # -- settings ------------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
@@ -197,15 +200,39 @@ class Plugin:
             self._wrapped = True
             self.wrap_pytest_timeout()
             self.untrack_faulthandler = ownthreads.track_faulthandler()
+            self._start_hooks()
+        receiver = self.receiver
         watch = InProcessWatch(on_verdict=self._deliver, timeout=settings.timeout,
                                may_act=self._may_act, dumper=self._dumper,
                                name=f"mpdoctor watchdog ({item.nodeid})",
-                               outside=self.session_pipes)
+                               outside=self.session_pipes,
+                               events=receiver.snapshot if receiver is not None else None,
+                               own_threads=lambda: inprocess.HELPERS)
         test = _Test(item, settings, watch, signum)
         test.previous_handler = signal.signal(signum, self._on_signal)
         self.current = test
         watch.start()
         return test
+
+    def _start_hooks(self) -> None:
+        """mpdoctor's hooks, as under ``mpdoctor check``: in pytest's own process (so that
+        forked children have them too) and, through the environment, in every Python process
+        a test starts.  They report the timers each process arms (a wait a timer will end is
+        no deadlock), pickling errors and the rest; the receiver runs for the session."""
+        try:
+            from mpdoctor.hooks import boot
+            from mpdoctor.run.events import ENV
+
+            receiver = Receiver(debug=bool(os.environ.get("MPDOCTOR_DEBUG")))
+        except OSError:
+            return  # no unix sockets here: watch without hooks
+        env = receiver.env()
+        os.environ.update(env)
+        if receiver.native_id is not None:
+            inprocess.HELPERS.add(receiver.native_id)
+        inprocess.register_fork_hooks()
+        boot.start_from(boot.decode(env[ENV]))
+        self.receiver = receiver
 
     def _finish(self, test: _Test) -> None:
         test.watch.stop()
@@ -361,6 +388,12 @@ class Plugin:
                 continue
             leaked[pid] = start
         self.fixture_owned = {(p, s) for p, s in owned if stopping.alive(p, s)}
+        # processes a live object owns (a pool, an executor, a manager...) are meant to
+        # outlive the test, and so is everything below them
+        persisting = owners.owned(leaked)
+        keep = {(pid, leaked[pid]) for pid in persisting}
+        leaked = {pid: start for pid, start in leaked.items()
+                  if pid not in persisting and not _below(pid, keep, me)}
         if not leaked:
             return 0
         dumps = self._dumper.dump(sorted(leaked))
@@ -381,6 +414,16 @@ class Plugin:
                 report.outcome = "failed"
                 report.longrepr = text
         return len(leaked)
+
+    def stop_hooks(self) -> None:
+        receiver, self.receiver = self.receiver, None
+        if receiver is None:
+            return
+        from mpdoctor.run.events import ENV
+        if os.environ.get(ENV) == receiver.env().get(ENV):
+            del os.environ[ENV]
+        receiver.close()
+        inprocess.HELPERS.discard(receiver.native_id or 0)
 
     # -- debuggers -----------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -549,6 +592,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if plugin is not None:
         plugin.unwrap_pytest_timeout()
         plugin.untrack_faulthandler()
+        plugin.stop_hooks()
         config.pluginmanager.unregister(plugin, PLUGIN_NAME)
 
 

@@ -7,6 +7,7 @@ they never print and never touch a process.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, List, Sequence, Tuple
 
@@ -80,6 +81,7 @@ def diagnose(snapshot: Snapshot) -> Diagnosis:
         hints: List[Finding] = []
         for rule in UNPROVEN_RULES:
             hints.extend(rule(g))
+        hints.extend(unless_hidden_timers(snapshot, g))
         hints.extend(diagnose_events(snapshot.events))
         return Diagnosis(False, (), tuple(hints), stuck, movable)
     chain = links(g, waitfor.chain(g))
@@ -91,6 +93,34 @@ def diagnose(snapshot: Snapshot) -> Diagnosis:
         findings.append(unexplained(g, chain))
     findings.extend(extra)
     return Diagnosis(True, chain, tuple(findings), stuck)
+
+
+def unless_hidden_timers(snapshot: Snapshot, g: waitfor.Graph) -> List[Finding]:
+    """No deadlock is claimed through a process that a timer mpdoctor cannot see might signal
+    (no hooks run in it).  When that doubt is all that stands between the tree and a proof,
+    say what the proof would be, as warnings: the same findings, marked not proven."""
+    doubts = sorted({pid for (_, pid, _), why in g.live_reason.items()
+                     if why.startswith(waitfor.HIDDEN_TIMER)})
+    if not doubts:
+        return []
+    assumed = waitfor.build(snapshot, hidden_timers=False)
+    if not assumed.deadlocked:
+        return []
+    found: List[Finding] = []
+    for rule in RULES:
+        found.extend(rule(assumed))
+    if not found:
+        found.append(unexplained(assumed, links(assumed, waitfor.chain(assumed))))
+    who = ", ".join(describe_mod.who(snapshot, pid) for pid in doubts[:5])
+    unless = (f"not proven: {who} may be signalled by an alarm timer mpdoctor cannot see "
+              "(its hooks do not run there); unless one fires, nothing in the tree can move")
+    how = ("To prove it, run the program under `mpdoctor check` (its hooks see every timer "
+           "the program sets), or make /proc/timer_list readable (run as root): it shows "
+           "whether any alarm timer is armed.")
+    return [dataclasses.replace(
+        f, severity=Severity.WARNING, summary=f"likely: {f.summary} ({unless})",
+        evidence=f.evidence + (how,),
+        data={**f.data, "proven": False, "unless_timers": doubts}) for f in found]
 
 
 def unexplained(g: waitfor.Graph, chain: Tuple[Link, ...]) -> Finding:

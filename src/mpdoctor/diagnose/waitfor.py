@@ -15,9 +15,18 @@ something outside the tree), "can act" spreads along these edges until nothing c
 left is *stuck*: every thread or process that could wake it is itself stuck.  Nothing in the
 proof depends on a timer.
 
-One piece of library knowledge is built in: the multiprocessing forkserver writes to a worker's
-exit-status pipe only when that worker exits, so a pipe end held by the forkserver stands for
-the forkserver's children.
+Every process is judged by its own threads, whatever its role: a forkserver, a resource tracker
+or a manager counts as stuck only when each of its threads is observed blocked on something
+that nothing able to act can provide.  Two kinds of wake-up come from signals rather than fds:
+
+* a timer the process armed (``alarm()``, ``setitimer()``, ``timer_create()``): the signal runs a
+  handler that may raise, or its default action ends the process.  Such a process can act until
+  the timer has fired; one whose timers cannot be known (no hooks in it) counts as able to act
+  unless the machine's timer list shows no timer that could be its (``mpdoctor.observe.timers``);
+* ``SIGCHLD`` in a process that catches it (the forkserver does): any of its children's exit.
+
+A listening socket is woken by a connection; it may come from outside the tree, except for a
+socket whose address only processes of the tree know (the forkserver's listener).
 """
 
 from __future__ import annotations
@@ -26,7 +35,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple, Union
 
-from mpdoctor.model import (Event, Pipe, Process, Role, Snapshot, Socket, Thread,
+import signal
+
+from mpdoctor.model import (Event, Pipe, Process, Role, Snapshot, Socket, Thread, Timer,
                             Wait, WaitKind)
 from mpdoctor.observe.procfs import pipe_inode
 from mpdoctor.observe.sockets import socket_inode
@@ -40,6 +51,14 @@ LIVE_KINDS = {WaitKind.RUNNING, WaitKind.SLEEP, WaitKind.SIGNAL, WaitKind.ACCEPT
 DEAD_THREAD_STATES = {"Z", "X", "x"}
 RUNNING = "running"
 MOVED = "ran during the observation window"
+#: the live reason of a thread that only a timer mpdoctor cannot see might wake (starts with it)
+HIDDEN_TIMER = "may be signalled by an alarm timer mpdoctor cannot see"
+#: how long after its expiry a timer still counts as pending (see observe.timers.MARGIN)
+TIMER_MARGIN = 0.5
+#: how close an armed ITIMER_REAL of the machine's timer list must be to a reported one
+TIMER_MATCH = 0.05
+SIGALRM = int(signal.SIGALRM)
+SIGCHLD = int(signal.SIGCHLD)
 
 
 def tnode(pid: int, tid: int) -> TNode:
@@ -101,16 +120,9 @@ def socket_of(snapshot: Snapshot, target: str) -> Optional[Socket]:
     return None if inode is None else snapshot.socket_by_inode.get(inode)
 
 
-def _holders(snapshot: Snapshot, pids: Iterable[int]) -> Set[Node]:
-    """Processes that can act on a pipe end, with a forkserver replaced by its children."""
-    out: Set[Node] = set()
-    for pid in pids:
-        p = snapshot.by_pid.get(pid)
-        if p is not None and p.role is Role.FORKSERVER:
-            out.update(pnode(c.pid) for c in snapshot.children_of(pid))
-        else:
-            out.add(pnode(pid))
-    return out
+def _holders(pids: Iterable[int]) -> Set[Node]:
+    """The processes holding an end: each acts (or not) by its own threads."""
+    return {pnode(pid) for pid in pids}
 
 
 def _pipe_wakers(snapshot: Snapshot, target: str, want_read: bool,
@@ -132,11 +144,11 @@ def _pipe_wakers(snapshot: Snapshot, target: str, want_read: bool,
             return None, f"{target} has data to read"
         if not pipe.writers:
             return None, f"{target} has no writer left (end of file)"
-        wakers |= _holders(snapshot, (h.pid for h in pipe.writers))
+        wakers |= _holders(h.pid for h in pipe.writers)
     if want_write:
         if not pipe.readers:
             return None, f"{target} has no reader left (broken pipe)"
-        wakers |= _holders(snapshot, (h.pid for h in pipe.readers))
+        wakers |= _holders(h.pid for h in pipe.readers)
     return wakers, ""
 
 
@@ -146,13 +158,18 @@ def _socket_wakers(snapshot: Snapshot, sock: Socket, target: str,
     it sends); with no peer, or a peer outside the tree, anything can happen."""
     if sock.outside:
         return None, f"{target} is connected to the outside of the tree"
+    if sock.listening:
+        if not sock.private:
+            return None, f"{target} is a listening socket: a connection may come from outside"
+        # a connection can come from any process of the tree that is still there
+        return _holders(p.pid for p in snapshot.processes if p.state != "Z"), ""
     if sock.peer is None or sock.kind not in ("stream", "seqpacket", "dgram"):
         return None, f"{target} is not a connected unix socket"
     if want_read and sock.pending:
         return None, f"{target} has data to read"
     if not sock.peer_holders:
         return None, f"the peer of {target} is closed or held outside the tree"
-    return _holders(snapshot, (h.pid for h in sock.peer_holders)), ""
+    return _holders(h.pid for h in sock.peer_holders), ""
 
 
 def wakers_of(snapshot: Snapshot, proc: Process, thread: Thread) -> Tuple[Optional[Set[Node]], str]:
@@ -202,10 +219,8 @@ def wakers_of(snapshot: Snapshot, proc: Process, thread: Thread) -> Tuple[Option
             # a semaphore that still has its name (spawn and forkserver keep multiprocessing's
             # until it is released): a process that does not map it yet may open it later (a
             # spawned child unpickling its Event, say), so any process of the tree may wake it
-            # (a zombie opens nothing; a resource tracker only unlinks names; the forkserver only
-            # forks on a request, so it stands for its children)
-            return _holders(snapshot, (p.pid for p in snapshot.processes if p.state != "Z"
-                                       and p.role is not Role.RESOURCE_TRACKER)), ""
+            # (a zombie opens nothing)
+            return _holders(p.pid for p in snapshot.processes if p.state != "Z"), ""
         if _sealed(mapping.path):
             return {pnode(pid) for pid in mapping.mappers}, ""
         return None, f"a futex in {mapping.path}, which other programs may open"
@@ -220,7 +235,84 @@ def _sealed(path: str) -> bool:
             or path.startswith("/SYSV") or path == "")
 
 
-def build(snapshot: Snapshot) -> Graph:
+def signal_target(proc: Process) -> Optional[Thread]:
+    """The thread a signal sent to the process interrupts (and where Python runs its handlers):
+    the main thread, unless it has ended."""
+    main = proc.main_thread
+    if main is not None and main.state not in DEAD_THREAD_STATES:
+        return main
+    return next((t for t in proc.threads if t.state not in DEAD_THREAD_STATES), None)
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def _pending(snapshot: Snapshot, timer: Timer) -> bool:
+    if timer.expires is None or timer.interval > 0:
+        return True
+    return timer.expires - snapshot.monotonic > -TIMER_MARGIN
+
+
+def unaccounted_alarms(snapshot: Snapshot) -> Optional[int]:
+    """How many ITIMER_REAL timers armed on the machine are none that the hooks reported (None:
+    the machine's timer list could not be read)."""
+    if snapshot.alarm_timers is None:
+        return None
+    known = [t for p in snapshot.processes for t in p.timers
+             if t.source == "alarm" and t.expires is not None]
+
+    def matches(at: float, t: Timer) -> bool:
+        assert t.expires is not None
+        if t.interval > 0 and at > t.expires:
+            off = (at - t.expires) % t.interval
+            return min(off, t.interval - off) <= TIMER_MATCH
+        return abs(at - t.expires) <= TIMER_MATCH
+
+    return sum(1 for at in snapshot.alarm_timers if not any(matches(at, t) for t in known))
+
+
+def timer_reason(snapshot: Snapshot, proc: Process, hidden: bool = True) -> str:
+    """Why a timer may still signal this process, or "" if none can.  ``hidden=False`` leaves
+    out timers mpdoctor cannot see (to tell the user what the proof would be without them)."""
+    if not snapshot.signals or proc.state in ("Z", "X"):
+        return ""
+    for t in proc.timers:
+        if t.cpu or t.watchdog or proc.ignores(t.signal) or not _pending(snapshot, t):
+            continue
+        name = _signal_name(t.signal)
+        at = f", set at {t.site}" if t.site else ""
+        if t.source == "posix":
+            if snapshot.posix_armed == 0:
+                continue  # no timer_create() timer is armed on the whole machine
+            return f"a timer_create() timer may signal it ({name})"
+        if t.interval > 0:
+            return f"a repeating timer signals it ({name} every {t.interval:g} s{at})"
+        assert t.expires is not None
+        left = max(0.0, t.expires - snapshot.monotonic)
+        return f"a timer will signal it ({name} in {left:.1f} s{at})"
+    if not hidden or proc.hooks or proc.ignores(SIGALRM):
+        return ""
+    unaccounted = unaccounted_alarms(snapshot)
+    if unaccounted == 0:
+        return ""  # no alarm timer is armed on the machine that is not known
+    how = ("it catches SIGALRM" if proc.catches(SIGALRM)
+           else "SIGALRM's default action would end it")
+    if unaccounted is None:
+        where = "the machine's timer list (/proc/timer_list) cannot be read"
+    else:
+        where = (f"{unaccounted} alarm timer{'s' if unaccounted != 1 else ''} armed on this "
+                 "machine belong to no process mpdoctor knows")
+    return f"{HIDDEN_TIMER} (mpdoctor's hooks do not run in it, {how}, and {where})"
+
+
+def build(snapshot: Snapshot, hidden_timers: bool = True) -> Graph:
+    """The wait-for graph and the least fixpoint of "can act".  ``hidden_timers=False``
+    assumes that processes without hooks have no timer (never for a verdict: only to say what
+    the proof would be without that doubt)."""
     g = Graph(snapshot)
     dependents: Dict[Node, List[Node]] = {}
     queue: deque = deque()
@@ -234,12 +326,22 @@ def build(snapshot: Snapshot) -> Graph:
         pn = pnode(proc.pid)
         if proc.state in ("Z", "X", "T", "t", "D"):
             mark(pn)  # an exit is pending, or it is stopped/in I/O: count it as able to act
+        target = signal_target(proc)
+        timer = timer_reason(snapshot, proc, hidden_timers) if target is not None else ""
+        # a process that catches SIGCHLD is interrupted when a child ends (the forkserver
+        # wakes up that way to report a worker's exit)
+        sigchld = {pnode(c.pid) for c in snapshot.children_of(proc.pid) if c.state != "Z"} \
+            if snapshot.signals and proc.catches(SIGCHLD) and target is not None else set()
         for t in proc.threads:
             if t.state in DEAD_THREAD_STATES and t.tid != proc.pid:
                 continue
             tn = tnode(proc.pid, t.tid)
             dependents.setdefault(tn, []).append(pn)  # a process acts through any thread
             ws, why = wakers_of(snapshot, proc, t)
+            if ws is not None and t is target and timer:
+                ws, why = None, timer
+            if ws is not None and t is target and sigchld:
+                ws = ws | sigchld
             if ws is None:
                 g.live_reason[tn] = why
                 g.wakers.setdefault(tn, set())

@@ -309,35 +309,47 @@ def _patch_print_exc(traceback):
     traceback.print_exc = print_exc
 
 
-def _patch_excepthook():
-    real_excepthook = sys.excepthook
-
-    def excepthook(exc_type, exc, tb):
-        try:
-            _examine(exc, tb)
-            if isinstance(exc, RuntimeError):
-                _examine_main_guard(exc, tb)
-        except Exception:
-            pass
-        return real_excepthook(exc_type, exc, tb)
-
-    sys.excepthook = excepthook
+def _audit(event, args):
+    """An uncaught exception is about to reach ``sys.excepthook``: the interpreter announces
+    it as an audit event, so ``sys.excepthook`` itself stays the user's (identity checks,
+    ``sys.excepthook is sys.__excepthook__``, keep their answer)."""
+    if event != "sys.excepthook":
+        return
+    try:
+        _hook, _exc_type, exc, tb = args
+        _examine(exc, tb)
+        if isinstance(exc, RuntimeError):
+            _examine_main_guard(exc, tb)
+    except Exception:
+        pass
 
 
 def _patch_thread_excepthook(threading):
-    real_thread_hook = threading.excepthook
+    """A thread died of an exception: ``threading`` asks ``_make_invoke_excepthook()`` (a
+    private factory) for the function that calls ``threading.excepthook``; wrapping that
+    function leaves ``threading.excepthook`` as the user set it."""
+    real_make = getattr(threading, "_make_invoke_excepthook", None)
+    if real_make is None:
+        return
 
-    def thread_excepthook(args):
-        try:
-            name = getattr(args.thread, "name", None)
-            _examine(args.exc_value, args.exc_traceback, name)
-            channel.send("thread-exception", thread=name,
-                         error="%s: %s" % (args.exc_type.__name__, args.exc_value))
-        except Exception:
-            pass
-        return real_thread_hook(args)
+    def _make_invoke_excepthook():
+        invoke = real_make()
 
-    threading.excepthook = thread_excepthook
+        def invoke_excepthook(thread):
+            try:
+                exc_type, exc, tb = sys.exc_info()
+                name = getattr(thread, "name", None)
+                if exc is not None:
+                    _examine(exc, tb, name)
+                    channel.send("thread-exception", thread=name,
+                                 error="%s: %s" % (exc_type.__name__, exc))
+            except Exception:
+                pass
+            return invoke(thread)
+
+        return invoke_excepthook
+
+    threading._make_invoke_excepthook = _make_invoke_excepthook
 
 
 def _patch_result_errors(mpool):
@@ -397,23 +409,24 @@ def _site_deque_class():
             deque.append(self, obj)
             if type(obj) is object:
                 return  # close()'s sentinel
-            f = _getframe(2)
-            depth = 0
-            while f is not None and f.f_code.co_filename.startswith(_lib) and depth < 4:
-                f = f.f_back  # put() called by library code: the user's line is further out
-                depth += 1
-            if f is None or f.f_code.co_filename.startswith(_lib):
-                return
-            key = (f.f_code, f.f_lasti)
-            self.sites[id(obj)] = key
-            if key not in self.seen:
-                self.seen.add(key)
-                try:
+            try:
+                # put() called from C (a thread started on q.put, atexit): no caller frame
+                f = _getframe(1).f_back
+                depth = 0
+                while f is not None and f.f_code.co_filename.startswith(_lib) and depth < 4:
+                    f = f.f_back  # put() called by library code: the user's line is further out
+                    depth += 1
+                if f is None or f.f_code.co_filename.startswith(_lib):
+                    return
+                key = (f.f_code, f.f_lasti)
+                self.sites[id(obj)] = key
+                if key not in self.seen:
+                    self.seen.add(key)
                     channel.send("put-site", site=_where(key), pipe=self.pipe)
-                except Exception:
-                    pass
-            if len(self.sites) >= self.SAMPLE:
-                self.append = deque.append.__get__(self)  # enough: full speed from now on
+                if len(self.sites) >= self.SAMPLE:
+                    self.append = deque.append.__get__(self)  # enough: full speed from now on
+            except Exception:
+                pass
 
         def site_of(self, obj):
             key = self.sites.get(id(obj)) or next(iter(self.seen), None)
@@ -537,23 +550,26 @@ def _pending(frame):
 
 # -- processes ----------------------------------------------------------------------------
 
-def _patch_process(process):
+def _patch_preparation(spawn):
+    """The stowaway: under spawn and forkserver, the data a child needs to prepare itself is
+    pickled for it (``spawn.get_preparation_data``) and unpickled first thing in the child.  One
+    more key there, which unpickles as "start the hooks", makes sure the child runs them even
+    if the environment variable was not passed on (a child started with a custom ``env``).
+    ``spawn.prepare()`` reads only the keys it knows.  Process objects stay as they are."""
     import functools
 
-    # the stowaway: under spawn and forkserver the Process object is pickled for the child;
-    # an attribute that unpickles as "start the hooks" makes sure the child runs them even if
-    # the environment variable was not passed on
-    real_init = process.BaseProcess.__init__
+    real = spawn.get_preparation_data
 
-    def __init__(self, *args, **kwargs):
-        real_init(self, *args, **kwargs)
+    def get_preparation_data(name):
+        data = real(name)
         try:
-            self._mpdoctor_hooks = _Stowaway(_installed["config"])
+            data["mpdoctor_hooks"] = _Stowaway(_installed["config"])
         except Exception:
             pass
+        return data
 
-    functools.update_wrapper(__init__, real_init)
-    process.BaseProcess.__init__ = __init__
+    functools.update_wrapper(get_preparation_data, real)
+    spawn.get_preparation_data = get_preparation_data
 
 
 _STOWAWAY_CODE = (
@@ -579,12 +595,15 @@ class _Stowaway:
 #: module -> what to patch in it, applied as soon as the module is imported (never earlier:
 #: an interpreter that does not use multiprocessing pays for nothing but reading one variable)
 def _patches():
+    from mpdoctor.hooks import timers
+
     return {
         "multiprocessing.queues": [_patch_feeder_errors, _patch_queues],
         "multiprocessing.pool": [_patch_result_errors, _patch_pool],
-        "multiprocessing.process": [_patch_process],
+        "multiprocessing.spawn": [_patch_preparation],
         "traceback": [_patch_print_exc],
         "threading": [_patch_thread_excepthook],
+        "signal": [timers.patch_signal],
     }
 
 
@@ -629,8 +648,24 @@ class _OnImport:
         return spec
 
 
+def _after_fork_in_child():
+    """Every lock and per-process state of the hooks starts afresh in a forked child (a lock
+    another thread held at the fork would stay held), and the child says hello."""
+    try:
+        channel.after_fork()
+        from mpdoctor.hooks import timers
+        timers.hello(fork=True)
+    except Exception:
+        pass
+
+
 def _install():
-    _patch_excepthook()
+    from mpdoctor.hooks import timers
+
+    sys.addaudithook(_audit)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+    timers.hello()
     pending = _patches()
     for name in list(pending):
         module = sys.modules.get(name)

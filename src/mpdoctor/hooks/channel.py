@@ -5,6 +5,10 @@ nothing it sent.  The kernel queues only a few datagrams per receiver (net.unix.
 often 10): when the watchdog is behind, a send waits at most ``WAIT`` seconds for room, then the
 event is dropped and counted, and the count rides along with the next event that gets through.
 When the watchdog is gone, nothing is sent any more.
+
+Fork safety: nothing here holds a lock while it sends, and a forked child starts with a fresh
+lock and no socket (``after_fork``, registered by ``boot``): a lock another thread held at the
+moment of a fork would otherwise stay held for ever in the child.
 """
 
 import _thread
@@ -22,41 +26,89 @@ def configure(addr):
     _state["pid"] = None
 
 
-def _socket():
-    import socket
+def after_fork():
+    """In a forked child: forget the parent's socket and lock (never touch them again)."""
+    global _lock
+    _lock = _thread.allocate_lock()
+    _state["sock"] = None
+    _state["pid"] = None
+    _state["dropped"] = 0
 
+
+def _socket():
     pid = os.getpid()
-    if _state["pid"] != pid or _state["sock"] is None:
-        # a fresh socket per process: a forked child must not share its parent's send state.
-        # Connected, so that waiting for the watchdog's queue to have room is possible.
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        s.setblocking(False)
+    s = _state["sock"]
+    if _state["pid"] == pid and s is not None:
+        return s
+    import _socket  # built in: ``socket`` would import enum and more at every start-up
+
+    # a fresh socket per process: a forked child must not share its parent's send state.
+    # Connected, so that waiting for the watchdog's queue to have room is possible.
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+    s.setblocking(False)
+    try:
         s.connect(_state["addr"])
+    except BaseException:
+        s.close()
+        raise
+    with _lock:  # two threads creating it at once: keep one
+        if _state["pid"] == pid and _state["sock"] is not None:
+            s.close()
+            return _state["sock"]
         _state["sock"], _state["pid"] = s, pid
-    return _state["sock"]
+    return s
+
+
+_ESCAPES = {i: "\\u%04x" % i for i in range(32)}
+_ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\"})
+
+
+def encode(value):
+    """JSON text of event data (str, int, float, bool, None, lists and dicts of them; anything
+    else as its repr).  Here rather than ``json``: its import costs more than a process's whole
+    start-up of the hooks."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(value) if value == value and value not in (1e999, -1e999) else "null"
+    if isinstance(value, str):
+        return '"%s"' % value.translate(_ESCAPES)
+    if isinstance(value, (list, tuple)):
+        return "[%s]" % ",".join(encode(v) for v in value)
+    if isinstance(value, dict):
+        return "{%s}" % ",".join("%s:%s" % (encode(str(k)), encode(v))
+                                 for k, v in value.items())
+    try:
+        text = repr(value)
+    except Exception:
+        text = "<%s>" % type(value).__name__
+    return encode(text)
 
 
 def send(kind, **data):
-    """Send one event; never raises, never blocks."""
+    """Send one event; never raises, never blocks for more than ``WAIT`` seconds."""
     if _state["addr"] is None or _state["dead"]:
         return
     try:
-        import json
-
         data["ev"] = kind
         data["pid"] = os.getpid()
         data["t"] = time.time()
         if _state["dropped"]:
             data["dropped_before"] = _state["dropped"]
-        payload = json.dumps(data, default=repr).encode("utf-8", "replace")
-        with _lock:
-            s = _socket()
-            try:
-                s.send(payload)
-            except BlockingIOError:
-                import select
-                select.select([], [s], [], WAIT)  # the watchdog is behind: wait a little
-                s.send(payload)
+        payload = encode(data).encode("utf-8", "replace")
+        s = _socket()
+        try:
+            s.send(payload)
+        except BlockingIOError:
+            import select
+            select.select([], [s], [], WAIT)  # the watchdog is behind: wait a little
+            s.send(payload)
         _state["dropped"] = 0
     except (ConnectionRefusedError, FileNotFoundError):
         _state["dead"] = True  # the watchdog is gone: stop trying

@@ -330,3 +330,120 @@ def own_children() -> List[int]:
     for tid in tasks(pid):
         out.extend(children(pid, tid) or [])
     return out
+
+
+# -- signals and timers ---------------------------------------------------------------------
+#
+# A wait with no timeout can still end when a signal arrives: a handler runs and may raise, or
+# the default action ends the process.  The signals that matter come from timers the process
+# set itself, and SIGCHLD from its children; what it catches and ignores is in its status file.
+
+
+def parse_signal_masks(text: str) -> Optional[Tuple[int, int]]:
+    """(caught, ignored) signal bit masks from /proc/PID/status (SigCgt, SigIgn)."""
+    caught = ignored = None
+    for line in text.splitlines():
+        if line.startswith("SigCgt:"):
+            caught = _hex(line[7:])
+        elif line.startswith("SigIgn:"):
+            ignored = _hex(line[7:])
+    if caught is None or ignored is None:
+        return None
+    return caught, ignored
+
+
+def _hex(text: str) -> Optional[int]:
+    try:
+        return int(text.strip(), 16)
+    except ValueError:
+        return None
+
+
+def signal_masks(pid: int) -> Optional[Tuple[int, int]]:
+    text = read_text(f"{PROC}/{pid}/status", 4096, whole=False)
+    return None if text is None else parse_signal_masks(text)
+
+
+@dataclass(frozen=True)
+class PosixTimer:
+    """One timer_create() timer of a process, as /proc/PID/timers lists it."""
+
+    signal: int
+    notify: str  # "signal", "thread" (SIGEV_THREAD_ID), "none"
+    target: Optional[int]  # the pid or tid it signals
+    clock: int  # clockid_t; CPU-time clocks are 2, 3 and negative (another process's)
+
+
+#: clocks that count CPU time: a timer on one cannot fire while the process does not run
+CPU_CLOCKS = (2, 3)
+
+
+def parse_posix_timers(text: str) -> List[PosixTimer]:
+    out: List[PosixTimer] = []
+    fields: Dict[str, str] = {}
+
+    def flush() -> None:
+        if "signal" not in fields:
+            return
+        try:
+            signum = int(fields["signal"].split("/", 1)[0])
+            clock = int(fields.get("ClockID", "0"))
+        except ValueError:
+            return
+        notify, _, target = fields.get("notify", "signal/").partition("/")
+        tid: Optional[int] = None
+        if "." in target:
+            number = target.rsplit(".", 1)[1]
+            tid = int(number) if number.isascii() and number.isdigit() else None
+        out.append(PosixTimer(signum, notify, tid, clock))
+
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key == "ID":
+            flush()
+            fields = {}
+        fields[key.strip()] = value.strip()
+    flush()
+    return out
+
+
+def posix_timers(pid: int) -> Optional[List[PosixTimer]]:
+    text = read_text(f"{PROC}/{pid}/timers", 4096)
+    return None if text is None else parse_posix_timers(text)
+
+
+def parse_timer_list(text: str) -> Optional[Tuple[Tuple[float, ...], int]]:
+    """From /proc/timer_list: the expiry (CLOCK_MONOTONIC seconds) of every armed
+    alarm()/setitimer(ITIMER_REAL) timer on the machine (``it_real_fn``), and how many
+    timer_create() timers are armed (``posix_timer_fn``).  None if the text is not a timer list
+    (a container may mask the file with an empty one)."""
+    if not text.startswith("Timer List Version"):
+        return None
+    alarms: List[float] = []
+    posix = 0
+    offset = 0
+    pending: Optional[str] = None
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith(".offset:"):
+            try:
+                offset = int(s.split()[1])
+            except (IndexError, ValueError):
+                offset = 0
+        elif s.startswith("#") and ", " in s and not s.startswith("# expires"):
+            pending = s.split(", ")[1] if s.count(", ") >= 1 else None
+            if pending == "posix_timer_fn":
+                posix += 1
+        elif s.startswith("# expires at ") and pending == "it_real_fn":
+            try:
+                first = s[len("# expires at "):].split("-", 1)[0]
+                alarms.append((int(first) - offset) / 1e9)
+            except ValueError:
+                pass
+            pending = None
+    return tuple(alarms), posix
+
+
+def timer_list() -> Optional[Tuple[Tuple[float, ...], int]]:
+    text = read_text(f"{PROC}/timer_list", 1 << 16)
+    return None if text is None else parse_timer_list(text)

@@ -12,20 +12,26 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import stat as stat_mod
 import time
-from typing import Dict, Iterable, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from mpdoctor.errors import PTRACE_HELP, SnapshotError
-from mpdoctor.model import (Holder, PolledFd, Pipe, Process, Role, SharedMapping, Snapshot,
-                            Socket, Thread, Wait, WaitKind, dump, load)
-from mpdoctor.observe import procfs, sockets, syscalls
+from mpdoctor.model import (Event, Holder, PolledFd, Pipe, Process, Role, SharedMapping,
+                            Snapshot, Socket, Thread, Timer, Wait, WaitKind, dump, load)
+from mpdoctor.observe import procfs, sockets, syscalls, timers
 from mpdoctor.observe.pyspy import Dump
 from mpdoctor.observe.tree import Reading, TreeReader, moved
 
 EPOLLIN, EPOLLOUT = 0x1, 0x4
 RESOURCE_TRACKER_MARK = "from multiprocessing.resource_tracker import main"
 FORKSERVER_MARK = "from multiprocessing.forkserver import main"
+#: the forkserver's command line names its listening socket's fd: ``main(LISTENER, ALIVE, ...``
+_FORKSERVER_MAIN = re.compile(r"from multiprocessing\.forkserver import main; main\((\d+), ")
+TCP_LISTEN = 10  # the state of a listening unix socket in sock_diag
+FORKSERVER_LISTENER = ("the forkserver's listening socket: only processes of this tree were "
+                       "given its address")
 
 
 def role_of(pid: int, root_pid: int, cmd: Tuple[str, ...], parent_cmd: Tuple[str, ...]) -> Role:
@@ -43,10 +49,13 @@ class Snapshotter:
     """Builds snapshots of one tree; keeps per-process caches between calls."""
 
     def __init__(self, root_pid: int, reader: TreeReader,
-                 outside_inodes: Iterable[int] = ()) -> None:
+                 outside_inodes: Iterable[int] = (),
+                 events: Optional[Callable[[], Sequence[Event]]] = None) -> None:
         self.root_pid = root_pid
         self.reader = reader
         self.outside = set(outside_inodes)
+        #: what the hooks reported so far (None: no hooks run in this tree)
+        self.events = events
         self._fd_cache: Dict[int, Tuple[Tuple, Dict[int, str]]] = {}
         self._maps_cache: Dict[int, Tuple[Tuple, Set[str]]] = {}
         self.notes: List[str] = []
@@ -191,6 +200,7 @@ class Snapshotter:
             pipes.append(Pipe(inode, pending, capacity, tuple(readers[inode]),
                               tuple(writers[inode]), outside=inode in self.outside))
         kinds = {1: "stream", 2: "dgram", 5: "seqpacket"}
+        private = self._private_listeners(now, socks)
         socket_facts = []
         for inode in sorted(socks):
             u = unix.get(inode)
@@ -199,7 +209,9 @@ class Snapshotter:
                 inode, peer, kinds.get(u.type, str(u.type)) if u else "",
                 u.rqueue if u else None, tuple(sock_holders.get(inode, ())),
                 tuple(sock_holders.get(peer, ())) if peer else (),
-                outside=inode in self.outside or (peer in self.outside if peer else False)))
+                outside=inode in self.outside or (peer in self.outside if peer else False),
+                listening=u is not None and u.state == TCP_LISTEN,
+                private=private.get(inode, "")))
         named = procfs.shm_keys() if shared_keys else set()
         shared = [SharedMapping(k, _mapping_path(mappers[k][0], k) if mappers[k] else "",
                                 tuple(mappers[k]), named=k in named)
@@ -218,8 +230,15 @@ class Snapshotter:
 
         processes = []
         cmdlines = {pid: procfs.cmdline(pid) for pid in now.pids}
+        events = tuple(self.events()) if self.events is not None else None
+        starts = {pid: st.starttime for pid in now.pids
+                  for st in [procfs.stat(pid)] if st is not None}
+        known = self._timer_facts(events, starts)
         for pid in now.pids:
             st = procfs.stat(pid)
+            masks = procfs.signal_masks(pid) or (0, 0)
+            hooked = (pid in known) if known is not None else False
+            own_timers: Tuple[Timer, ...] = (known or {}).get(pid, ()) + timers.posix(pid)
             ppid = st.ppid if st else now.parent.get(pid, 0)
             threads = []
             for tid in now.tids[pid]:
@@ -239,10 +258,45 @@ class Snapshotter:
                 state=st.state if st else "?", cmdline=cmdlines[pid],
                 role=role_of(pid, self.root_pid, cmdlines[pid], cmdlines.get(ppid, ())),
                 threads=tuple(threads), exit_status=_exit_status(st),
-                starttime=st.starttime if st else 0))
+                starttime=st.starttime if st else 0, sig_caught=masks[0], sig_ignored=masks[1],
+                timers=own_timers, hooks=hooked))
+        alarm_timers: Optional[Tuple[float, ...]] = None
+        posix_armed: Optional[int] = None
+        if any((not p.hooks and not p.ignores(timers.SIGALRM)) or p.timers
+               for p in processes if p.state != "Z"):
+            # only then does it matter which timers are armed on the machine
+            listed = procfs.timer_list()
+            if listed is not None:
+                alarm_timers, posix_armed = listed
         return Snapshot(root_pid=self.root_pid, processes=tuple(processes), pipes=tuple(pipes),
                         shared=tuple(shared), sockets=tuple(socket_facts), taken_at=time.time(),
-                        window=round(window, 4), arch=arch, notes=tuple(notes))
+                        window=round(window, 4), arch=arch, notes=tuple(notes),
+                        events=events or (), hooks=events is not None,
+                        monotonic=time.monotonic(),
+                        signals=True, alarm_timers=alarm_timers, posix_armed=posix_armed)
+
+    def _timer_facts(self, events: Optional[Sequence[Event]], starts: Dict[int, int]
+                     ) -> Optional[Dict[int, Tuple[Timer, ...]]]:
+        """{pid: its known timers} for every process whose timers are all known (the hooks run
+        in it); None when no hooks run in the tree."""
+        if events is None:
+            return None
+        return timers.hook_facts(events, starts)
+
+    def _private_listeners(self, now: Reading, socks: Set[int]) -> Dict[int, str]:
+        """Listening sockets whose address only processes of the tree know: the forkserver's
+        (its command line names the listener's fd)."""
+        out: Dict[int, str] = {}
+        if not socks:
+            return out
+        for pid in now.pids:
+            m = _FORKSERVER_MAIN.search(" ".join(procfs.cmdline(pid)))
+            if m is None:
+                continue
+            inode = sockets.socket_inode(procfs.fd_target(pid, int(m.group(1))) or "")
+            if inode in socks:
+                out[inode] = FORKSERVER_LISTENER
+        return out
 
 
 def _exit_status(st: Optional[procfs.Stat]) -> Optional[int]:

@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import threading
-from typing import TYPE_CHECKING, Any, Dict, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 if TYPE_CHECKING:
     from mpdoctor.model import Event
@@ -39,6 +39,11 @@ class Receiver:
         self._stop = False
         self._thread = threading.Thread(target=self._run, name="mpdoctor-events", daemon=True)
         self._thread.start()
+
+    @property
+    def native_id(self) -> Optional[int]:
+        """The kernel thread id of the reader thread."""
+        return self._thread.native_id
 
     def env(self) -> Dict[str, str]:
         from mpdoctor.hooks.boot import encode

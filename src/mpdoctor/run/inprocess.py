@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sys
 import threading
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from mpdoctor.diagnose import Diagnosis, diagnose
-from mpdoctor.model import Role, Snapshot
+from mpdoctor.model import Event, Role, Snapshot, Timer
 from mpdoctor.observe import ownthreads, procfs
 from mpdoctor.observe.pyspy import Dumper
 from mpdoctor.observe.snapshot import Snapshotter, role_of, with_stacks
@@ -78,6 +79,8 @@ FORK_WARNING = (r"This process \(pid=\d+\) is multi-threaded, use of fork(pty)?\
 
 #: kernel thread ids of the running watchdog threads of this process
 _WATCHDOGS: Set[int] = set()
+#: kernel thread ids of mpdoctor's other fork-safe threads here (the hooks' event receiver)
+HELPERS: Set[int] = set()
 _quiet: List[object] = []  # the warnings filter in place, if any
 _hooks_registered = False
 
@@ -96,17 +99,23 @@ def _unquiet() -> None:
 
 def _before_fork() -> None:
     _unquiet()
-    if not _WATCHDOGS:
+    ours = _WATCHDOGS | HELPERS
+    if not ours:
         return
     others = set(procfs.tasks(os.getpid())) - {threading.get_native_id()}
-    if others and others <= _WATCHDOGS:
+    if others and others <= ours:
         warnings.filterwarnings("ignore", message=FORK_WARNING, category=DeprecationWarning)
         _quiet.append(warnings.filters[0])
 
 
 def _in_child() -> None:
     _WATCHDOGS.clear()  # no watchdog thread runs in the child
+    HELPERS.clear()
     _unquiet()
+
+
+def register_fork_hooks() -> None:
+    _register_fork_hooks()
 
 
 def _register_fork_hooks() -> None:
@@ -143,13 +152,34 @@ class _Snapshotter(Snapshotter):
     earlier code (a queue feeder writing to a pipe nobody reads) able to act forever, and with it
     the whole process: no later deadlock involving this process could ever be proven."""
 
-    def __init__(self, root_pid: int, reader: TreeReader, base: Set[int]) -> None:
-        super().__init__(root_pid, reader, base)
+    def __init__(self, root_pid: int, reader: TreeReader, base: Set[int],
+                 events: Optional[Callable[[], Sequence[Event]]] = None) -> None:
+        super().__init__(root_pid, reader, base, events=events)
         self.base = set(base)
 
     def take(self, before: Reading, now: Reading) -> Snapshot:
         self.outside = self.base | pipes_held_outside(set(now.pids) | {self.root_pid})
         return super().take(before, now)
+
+    def _timer_facts(self, events: Optional[Sequence[Event]], starts: Dict[int, int]
+                     ) -> Optional[Dict[int, Tuple[Timer, ...]]]:
+        """This process's own timer is read directly (and is exact)."""
+        facts = dict(super()._timer_facts(events, starts) or {})
+        facts[self.root_pid] = own_timers()
+        return facts
+
+
+def own_timers() -> Tuple[Timer, ...]:
+    """This process's ITIMER_REAL timer, if armed.  pytest-timeout's (its ``signal`` method
+    arms one for every test) is a watchdog's: when it fires it fails the test, so a wait that
+    only it would end is still a deadlock, reported sooner."""
+    remaining, interval = signal.getitimer(signal.ITIMER_REAL)
+    if remaining <= 0 and interval <= 0:
+        return ()
+    handler = signal.getsignal(signal.SIGALRM)
+    watchdog = getattr(handler, "__module__", "") == "pytest_timeout"
+    return (Timer(int(signal.SIGALRM), "alarm", expires=time.monotonic() + remaining,
+                  interval=interval, watchdog=watchdog),)
 
 
 def own_pipes() -> Set[int]:
@@ -179,7 +209,9 @@ class InProcessWatch:
     def __init__(self, on_verdict: Callable[[Verdict], None], timeout: Optional[float] = None,
                  may_act: Callable[[], bool] = lambda: True,
                  dumper: Optional[Dumper] = None, name: str = "mpdoctor watchdog",
-                 outside: Optional[Iterable[int]] = None) -> None:
+                 outside: Optional[Iterable[int]] = None,
+                 events: Optional[Callable[[], Sequence[Event]]] = None,
+                 own_threads: Callable[[], Iterable[int]] = lambda: ()) -> None:
         self.root = os.getpid()
         self.on_verdict = on_verdict
         self.timeout = timeout
@@ -187,6 +219,12 @@ class InProcessWatch:
         self.dumper = dumper or Dumper()
         self.before: Dict[int, int] = stopping.descendants(self.root)
         self.outside = set(outside) if outside is not None else own_pipes()
+        #: what the hooks reported (the pytest plugin runs them in this process and its
+        #: children); None: no hooks
+        self.events = events
+        #: kernel thread ids of more threads of mpdoctor's own in this process (the receiver
+        #: of the hooks' events)
+        self.own_threads = own_threads
         self.ignore: Set[int] = set()
         self.library: Dict[int, str] = {}
         self.verdicts: List[Verdict] = []
@@ -230,14 +268,15 @@ class InProcessWatch:
     # -- the thread ----------------------------------------------------------------------------
     def _refresh_ignore(self) -> None:
         self.library = ownthreads.library_threads()
-        wanted = {threading.get_native_id()} | set(self.library)
+        wanted = {threading.get_native_id()} | set(self.library) | set(self.own_threads())
         if wanted != self.ignore:
             self.ignore.clear()
             self.ignore.update(wanted)
 
     def _watchdog(self) -> Watchdog:
         reader = TreeReader(lambda: [self.root], ignore=self.ignore)
-        return Watchdog(self.root, reader, _Snapshotter(self.root, reader, self.outside))
+        return Watchdog(self.root, reader, _Snapshotter(self.root, reader, self.outside,
+                                                        events=self.events))
 
     def _run(self) -> None:
         _WATCHDOGS.add(threading.get_native_id())

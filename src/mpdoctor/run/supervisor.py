@@ -105,6 +105,10 @@ class Supervisor:
         self._status: Optional[int] = None
         self._wake_r = self._wake_w = -1
         self._old_handlers: Dict[int, object] = {}
+        #: signals ignored when mpdoctor started; the script gets them ignored too
+        self._ignored: Set[int] = set()
+        #: the signal mask mpdoctor started with; the script gets it too
+        self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
         self._tty_fd: Optional[int] = None
         self._sentinel: Optional[subprocess.Popen] = None
         self._sentinel_r = -1
@@ -125,6 +129,13 @@ class Supervisor:
             pass
 
         for sig in FORWARDED + (signal.SIGCHLD,):
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                # ignored by whoever started mpdoctor (nohup, a background job): the script
+                # inherits it ignored, as it would from a plain `python`; mpdoctor ignores it
+                # too, so that it stops nothing either
+                self._ignored.add(sig)
+                if sig != signal.SIGCHLD:  # mpdoctor itself must still hear its children
+                    continue
             self._old_handlers[sig] = signal.signal(sig, handler)
 
     def _restore_signals(self, had_terminal: bool = False) -> None:
@@ -140,14 +151,22 @@ class Supervisor:
                 os.close(fd)
 
     def _spawn(self) -> subprocess.Popen:
+        ignored = sorted(self._ignored)
+        mask = self._mask
+
         def child_setup() -> None:
             os.setpgid(0, 0)
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            # what plain python would have inherited from mpdoctor's caller: the dispositions
+            # mpdoctor replaced with handlers of its own are back to ignored (exec resets the
+            # other handlers to the default, as for any program), and the signal mask
+            for sig in ignored:
+                signal.signal(sig, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
         env = dict(os.environ if self.env is None else self.env)
         if self.receiver is not None:
             env.update(self.receiver.env())
-        # the child starts with default dispositions for the signals mpdoctor catches
         proc = subprocess.Popen(self.argv, env=env, close_fds=False, preexec_fn=child_setup)
         try:
             os.setpgid(proc.pid, proc.pid)  # also from here, as shells do: no race on the group
@@ -331,7 +350,9 @@ class Supervisor:
         from mpdoctor.run.watch import Watchdog
 
         reader = TreeReader(self._tops)
-        return Watchdog(self.root_pid, reader, Snapshotter(self.root_pid, reader, outside))
+        events = self.receiver.snapshot if self.receiver is not None else None
+        return Watchdog(self.root_pid, reader, Snapshotter(self.root_pid, reader, outside,
+                                                           events=events))
 
     def _watch(self, proc: subprocess.Popen, outside: Set[int], t0: float) -> Outcome:
         dog: Optional["Watchdog"] = None
