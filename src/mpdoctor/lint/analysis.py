@@ -298,6 +298,9 @@ POOL_TASK_METHODS = ("map", "map_async", "imap", "imap_unordered", "starmap", "s
 EXECUTOR_TASK_METHODS = ("submit", "map")
 
 
+_WORK_NAMES = frozenset(("Process",) + POOL_TASK_METHODS + EXECUTOR_TASK_METHODS)
+
+
 @dataclass
 class ClassInfo:
     node: ast.ClassDef
@@ -322,10 +325,44 @@ class Module:
         self.class_by_node: Dict[ast.AST, ClassInfo] = {}
         self.scopes: List[ScopeNode] = [tree]
         self._envs: Dict[ast.AST, Dict[str, Value]] = {}
-        for node in ast.walk(tree):
-            for child in ast.iter_child_nodes(node):
+        self._nodes: Dict[ast.AST, List[ast.AST]] = {tree: []}
+        self._calls: Dict[ast.AST, List[ast.Call]] = {}
+        self._attr_values: Dict[Tuple[int, str], Optional[Value]] = {}
+        self_assigns: List[ast.Assign] = []
+        start_calls: List[ast.Call] = []
+        class_nodes: List[ast.ClassDef] = []
+        # one walk over the tree for everything below (big test modules have 100k nodes):
+        # parents, and the nodes of each scope in source order (what walk_scope() yields)
+        stack: List[Tuple[ast.AST, Optional[ast.AST]]] = [(tree, None)]
+        while stack:
+            node, owner = stack.pop()
+            if owner is not None:
+                self._nodes.setdefault(owner, []).append(node)
+            kids = list(ast.iter_child_nodes(node))
+            for child in kids:
                 self.parents[child] = node
-            if isinstance(node, ast.Import):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                outer = set(map(id, node.decorator_list + [
+                    d for d in node.args.defaults + node.args.kw_defaults if d]))
+                self._nodes.setdefault(node, [])
+                pairs = [(k, owner if id(k) in outer else node) for k in kids]
+            elif isinstance(node, ast.ClassDef):
+                outer = set(map(id, node.decorator_list + node.bases))
+                pairs = [(k, owner if id(k) in outer else None) for k in kids]
+            elif isinstance(node, ast.Lambda):
+                pairs = [(k, None) for k in kids]
+            else:
+                pairs = [(k, node if node is tree else owner) for k in kids]
+            stack.extend(reversed(pairs))
+            if isinstance(node, ast.Call):
+                if isinstance(node.func, (ast.Name, ast.Attribute)) and \
+                        last_name(node.func) == "set_start_method":
+                    start_calls.append(node)
+            elif isinstance(node, ast.Assign):
+                if any(isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
+                       and t.value.id == "self" for t in node.targets):
+                    self_assigns.append(node)
+            elif isinstance(node, ast.Import):
                 for a in node.names:
                     if a.asname:
                         self.aliases[a.asname] = a.name
@@ -338,28 +375,51 @@ class Module:
                         self.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.scopes.append(node)
+            elif isinstance(node, ast.ClassDef):
+                class_nodes.append(node)
         for stmt in tree.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.functions[stmt.name] = stmt
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ClassDef):
-                info = ClassInfo(node)
-                for item in node.body:
-                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                        info.methods[item.name] = item
-                for meth in info.methods.values():
-                    for n in ast.walk(meth):
-                        if isinstance(n, ast.Assign):
-                            for t in n.targets:
-                                if (isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
-                                        and t.value.id == "self"):
-                                    info.attrs.setdefault(t.attr, []).append((n.value, meth))
-                self.classes.setdefault(node.name, info)
-                self.class_by_node[node] = info
+        for cnode in class_nodes:
+            info = ClassInfo(cnode)
+            for item in cnode.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    info.methods[item.name] = item
+            self.classes.setdefault(cnode.name, info)
+            self.class_by_node[cnode] = info
+        for assign in self_assigns:
+            # the method it is in: the nearest function whose parent is a class
+            meth: Optional[FuncNode] = None
+            for anc in self.ancestors(assign):
+                if isinstance(anc, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                        isinstance(self.parents.get(anc), ast.ClassDef):
+                    meth = anc
+                    break
+            if meth is None:
+                continue
+            info_of = self.class_by_node[self.parents[meth]]
+            for t in assign.targets:
+                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) \
+                        and t.value.id == "self":
+                    info_of.attrs.setdefault(t.attr, []).append((assign.value, meth))
+        self._start_calls = start_calls
         self.default_methods = self._module_start_method()
         self.spawns: List[Spawn] = []
         self.tasks: List[Task] = []
         self._collect_work()
+
+    def nodes(self, scope: ast.AST) -> List[ast.AST]:
+        """``walk_scope(scope)``, computed once."""
+        got = self._nodes.get(scope)
+        if got is None:
+            got = self._nodes[scope] = list(walk_scope(scope))
+        return got
+
+    def calls(self, scope: ast.AST) -> List[ast.Call]:
+        got = self._calls.get(scope)
+        if got is None:
+            got = self._calls[scope] = [n for n in self.nodes(scope) if isinstance(n, ast.Call)]
+        return got
 
     # -- names ----------------------------------------------------------------------------------
 
@@ -405,11 +465,9 @@ class Module:
     def _module_start_method(self) -> Methods:
         """``set_start_method("spawn")`` anywhere in the module sets the default for it."""
         found: Set[Optional[str]] = set()
-        for node in ast.walk(self.tree):
-            if isinstance(node, ast.Call):
-                q = self.qualname(node.func) or ""
-                if q.endswith("set_start_method") and node.args:
-                    found |= self.start_methods(node.args[0])
+        for node in self._start_calls:
+            if node.args:
+                found |= self.start_methods(node.args[0])
         return frozenset(found) if found else DEFAULT
 
     def start_methods(self, expr: Optional[ast.expr]) -> Methods:
@@ -450,12 +508,7 @@ class Module:
                 and expr.value.id == "self" and isinstance(scope, (ast.FunctionDef,
                                                                    ast.AsyncFunctionDef)):
             cls = self.enclosing_class(scope)
-            if cls is not None:
-                for value, meth in cls.attrs.get(expr.attr, []):
-                    v = self.value_of(value, meth)
-                    if v is not None:
-                        return v
-            return None
+            return self.attr_value(cls, expr.attr) if cls is not None else None
         if isinstance(expr, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
             v = self.value_of(expr.elt, scope)
             return Value(v.kind, v.node, v.methods, True, v.index, None, v.pool) if v else None
@@ -505,6 +558,20 @@ class Module:
                 return Value(IMAP_ITERATOR, expr, pool=name)
         return None
 
+    def attr_value(self, cls: ClassInfo, attr: str) -> Optional[Value]:
+        """The kind of ``self.attr`` from what the class's methods assign to it."""
+        key = (id(cls), attr)
+        if key in self._attr_values:
+            return self._attr_values[key]
+        self._attr_values[key] = None  # self.x = self.x + 1 must not recurse for ever
+        found: Optional[Value] = None
+        for value, meth in cls.attrs.get(attr, []):
+            found = self.value_of(value, meth)
+            if found is not None:
+                break
+        self._attr_values[key] = found
+        return found
+
     def _bind(self, env: Dict[str, Value], target: ast.AST, value: Optional[Value],
               node: ast.AST) -> None:
         if value is None:
@@ -520,13 +587,13 @@ class Module:
     def _build_env(self, scope: ScopeNode) -> Dict[str, Value]:
         env: Dict[str, Value] = {}
         self._envs[scope] = env  # value_of() of later statements sees earlier names
-        for node in walk_scope(scope):
+        for node in self.nodes(scope):
             if isinstance(node, ast.Assign):
                 if len(node.targets) == 1 and isinstance(node.targets[0], (ast.Tuple, ast.List)) \
                         and isinstance(node.value, (ast.Tuple, ast.List)) \
                         and len(node.value.elts) == len(node.targets[0].elts):
-                    for t, v in zip(node.targets[0].elts, node.value.elts):
-                        self._bind(env, t, self.value_of(v, scope), node)
+                    for t, e in zip(node.targets[0].elts, node.value.elts):
+                        self._bind(env, t, self.value_of(e, scope), node)
                     continue
                 value = self.value_of(node.value, scope)
                 for t in node.targets:
@@ -536,11 +603,11 @@ class Module:
             elif isinstance(node, (ast.With, ast.AsyncWith)):
                 for item in node.items:
                     if item.optional_vars is not None:
-                        v = self.value_of(item.context_expr, scope)
-                        if v is not None:
-                            v = Value(v.kind, v.node, v.methods, v.element, v.index, node,
-                                      v.pool)
-                        self._bind(env, item.optional_vars, v, node)
+                        cv = self.value_of(item.context_expr, scope)
+                        if cv is not None:
+                            cv = Value(cv.kind, cv.node, cv.methods, cv.element, cv.index,
+                                       node, cv.pool)
+                        self._bind(env, item.optional_vars, cv, node)
             elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
                 it = self.value_of(node.iter, scope)
                 if it is not None and it.element:
@@ -552,17 +619,19 @@ class Module:
                 mc = method_call(node)
                 if mc and mc[1] in ("append", "add") and isinstance(mc[0], ast.Name) \
                         and len(node.args) == 1:
-                    v = self.value_of(node.args[0], scope)
-                    if v is not None and not v.element:
-                        env.setdefault(mc[0].id, Value(v.kind, v.node, v.methods, True,
-                                                       v.index, None, v.pool))
+                    av = self.value_of(node.args[0], scope)
+                    if av is not None and not av.element:
+                        env.setdefault(mc[0].id, Value(av.kind, av.node, av.methods, True,
+                                                       av.index, None, av.pool))
         return env
 
     # -- work sent to other processes -----------------------------------------------------------
 
     def _collect_work(self) -> None:
         for scope in self.scopes:
-            for call in calls(scope):
+            for call in self.calls(scope):
+                if last_name(call.func) not in _WORK_NAMES:
+                    continue  # cheap: most calls cannot start a process or send a task
                 v = self.value_of(call, scope)
                 if v is not None and v.kind == PROCESS and not v.element \
                         and v.node is call:
@@ -606,6 +675,20 @@ class Module:
                     args = tuple(call.args[1:]) if meth == "submit" else ()
                     self.tasks.append(Task(scope, call, func, args, pool, meth))
 
+    def started(self, spawn: Spawn) -> bool:
+        """The process is started in the scope that makes it (``p.start()``, also through a
+        list of processes): a Process that is never started sends nothing anywhere."""
+        parent = self.parents.get(spawn.call)
+        if isinstance(parent, ast.Attribute) and parent.attr == "start":
+            return True
+        for call in self.calls(spawn.scope):
+            mc = method_call(call)
+            if mc and mc[1] == "start":
+                v = self.value_of(mc[0], spawn.scope)
+                if v is not None and v.node is spawn.call:
+                    return True
+        return False
+
     def target_function(self, expr: Optional[ast.expr]) -> Optional[FuncNode]:
         """The module-level function a target or task names, if it is one."""
         if isinstance(expr, ast.Name):
@@ -620,7 +703,7 @@ class Module:
         """A function defined inside ``scope`` (not at module level) that ``expr`` names."""
         if not isinstance(expr, ast.Name) or scope is self.tree:
             return None
-        for node in walk_scope(scope):
+        for node in self.nodes(scope):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == expr.id:
                 return node
         return None

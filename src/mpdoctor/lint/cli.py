@@ -120,7 +120,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         run -= ignored
         if "-" in args.paths and args.paths.count("-") > 1:
             raise LintUsageError("'-' (stdin) can be given only once.")
-        findings, _ = lint_paths(args.paths or ["."], run, args.stdin_filename or "-")
+        findings, count = lint_paths(args.paths or ["."], run, args.stdin_filename or "-")
     except LintUsageError as err:
         sys.stderr.write(f"mpdoctor lint: error: {err}\n")
         return USAGE
@@ -129,7 +129,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         sys.stdout.write(output.render(findings, args.format))
         sys.stdout.flush()
+        if args.format == "text":  # the summary is for people: stderr, not the parsed stream
+            files = len({f.path for f in findings})
+            sys.stderr.write(
+                f"mpdoctor lint: {len(findings)} finding{'s' * (len(findings) != 1)} in "
+                f"{files} of {count} file{'s' * (count != 1)} checked\n" if findings else
+                f"mpdoctor lint: nothing found in {count} file{'s' * (count != 1)}\n")
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     return FOUND if findings else OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -15,6 +15,9 @@ from mpdoctor.lint.model import SYNTAX_ERROR, Finding
 #: ``# mpdoctor: ignore`` or ``# mpdoctor: ignore[slug, slug]``
 _IGNORE = re.compile(r"#\s*mpdoctor:\s*ignore(?:\[([a-z0-9,\s-]*)\])?", re.IGNORECASE)
 ALL = "*"
+#: every rule needs one of these words in the source (a process, pool, executor, queue or
+#: fork); a module without any is parsed (for syntax errors) but not analysed further
+_RELEVANT = re.compile(r"multiprocessing|concurrent|Pool|Process|fork|Pipe|Queue")
 
 
 def suppressions(source: str) -> Dict[int, Set[str]]:
@@ -57,6 +60,8 @@ def lint_source(source: bytes | str, path: str = "<stdin>",
                         "cannot parse this file: it is nested too deeply for the parser; "
                         "nothing else was checked")]
     text = source if isinstance(source, str) else source.decode("utf-8", "replace")
+    if not _RELEVANT.search(text):
+        return []
     mod = Module(tree, path)
     found: Dict[tuple, Finding] = {}
     for slug, node, message in rules.run(mod, slugs):

@@ -40,7 +40,7 @@ def _made_by(mod: a.Module, expr: ast.expr, scope: a.ScopeNode) -> Optional[Tupl
             and expr.func.id in mod.classes:
         return expr, expr.func.id
     if isinstance(expr, ast.Name):
-        for node in a.walk_scope(scope):
+        for node in mod.nodes(scope):
             if isinstance(node, ast.Assign) and any(
                     isinstance(t, ast.Name) and t.id == expr.id for t in node.targets):
                 return _made_by(mod, node.value, scope)
@@ -53,7 +53,7 @@ def check(mod: a.Module) -> Iterator[Hit]:
     params = _queue_params(mod)
     for scope in mod.scopes:
         queue_params = params.get(id(scope), set())
-        for call in a.calls(scope):
+        for call in mod.calls(scope):
             mc = a.method_call(call)
             if not mc or mc[1] not in ("put", "put_nowait") or not call.args \
                     or not isinstance(mc[0], ast.Name):

@@ -31,7 +31,7 @@ def _events(mod: a.Module, scope: a.ScopeNode) -> Tuple[List[Tuple[ast.AST, str]
     starts: List[Tuple[ast.AST, str]] = []
     joins: List[ast.AST] = []
     forks: List[Tuple[ast.AST, str]] = []
-    for call in a.calls(scope):
+    for call in mod.calls(scope):
         q = mod.qualname(call.func)
         if q in _FORKS:
             forks.append((call, f"{q}()"))
@@ -63,7 +63,7 @@ def _events(mod: a.Module, scope: a.ScopeNode) -> Tuple[List[Tuple[ast.AST, str]
             if how:
                 forks.append((call, f"{a.snippet(mc[0], 24)}.start() with {how}"))
     # leaving `with ThreadPoolExecutor() as ex:` joins its threads
-    for node in a.walk_scope(scope):
+    for node in mod.nodes(scope):
         if isinstance(node, (ast.With, ast.AsyncWith)):
             for item in node.items:
                 v = mod.value_of(item.context_expr, scope)
@@ -76,7 +76,7 @@ def _thread_name(receiver: ast.expr, start: ast.Call) -> str:
     target = a.keyword(receiver, "target") if isinstance(receiver, ast.Call) else None
     if target is not None:
         return f"the thread running {a.snippet(target, 24)} (started at line {start.lineno})"
-    return f"the thread {a.snippet(receiver, 24)} (started at line {start.lineno})"
+    return f"a thread ({a.snippet(receiver, 24)}, started at line {start.lineno})"
 
 
 class _End(ast.AST):

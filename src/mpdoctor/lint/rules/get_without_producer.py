@@ -55,7 +55,7 @@ def _read_without_close(mod: a.Module, scope: a.ScopeNode, spawn: a.Spawn, own: 
                         child: str) -> Optional[Hit]:
     closes = []
     reads = []
-    for call in a.calls(scope):
+    for call in mod.calls(scope):
         mc = a.method_call(call)
         if not mc or not isinstance(mc[0], ast.Name):
             continue

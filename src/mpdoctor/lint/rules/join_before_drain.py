@@ -94,14 +94,15 @@ def check(mod: a.Module) -> Iterator[Hit]:
     for scope in mod.scopes:
         env = mod.env(scope)
         if any(isinstance(c.func, ast.Name) and mod.qualname(c.func) ==
-               "multiprocessing.connection.wait" for c in a.calls(scope)):
+               "multiprocessing.connection.wait" for c in mod.calls(scope)):
             continue  # reads and exits are waited for together
         channels = _channel_names(env)
         done: Set[int] = set()
         for name, value in channels.items():
             if value.kind == a.CONN:
                 # every end of this Pipe() in the scope is the same channel
-                names = {n for n, v in channels.items() if v.kind == a.CONN and v.node is value.node}
+                names = {n for n, v in channels.items()
+                         if v.kind == a.CONN and v.node is value.node}
             else:
                 names = {name}
             if id(value.node) in done:
@@ -126,11 +127,12 @@ def _first_bad_join(mod: a.Module, scope: a.ScopeNode, env: Dict[str, a.Value], 
     spawned = {id(w.spawn.call) for w in writers}
     reads: List[ast.Call] = []
     joins: List[ast.Call] = []
-    for call in a.calls(scope):
+    for call in mod.calls(scope):
         mc = a.method_call(call)
         if mc is None or not isinstance(mc[0], ast.Name):
             continue
-        receiver, meth = mc
+        receiver: ast.Name = mc[0]
+        meth = mc[1]
         if receiver.id in names and meth in _READS[kind]:
             reads.append(call)
         elif meth == "join" and not a.has_timeout(call):

@@ -65,7 +65,7 @@ class _Starts:
             return None
         seen = seen | {name}
         found: Optional[ast.Call] = None
-        for call in a.calls(func):
+        for call in self.mod.calls(func):
             if _starter(self.mod, call, func) is not None and \
                     _methods_of(self.mod, call, func) != frozenset({"fork"}):
                 found = call

@@ -80,7 +80,7 @@ def _get_target(stmt: ast.stmt) -> Optional[str]:
 def _joined_queue(mod: a.Module) -> bool:
     """Something in the module waits in ``join()`` of a queue that counts tasks."""
     for scope in mod.scopes:
-        for call in a.calls(scope):
+        for call in mod.calls(scope):
             mc = a.method_call(call)
             if mc and mc[1] == "join" and not call.args:
                 v = mod.value_of(mc[0], scope)
@@ -95,7 +95,7 @@ def check(mod: a.Module) -> Iterator[Hit]:
     if not _joined_queue(mod):
         return
     for scope in mod.scopes:
-        for loop in a.walk_scope(scope):
+        for loop in mod.nodes(scope):
             if not isinstance(loop, (ast.While, ast.For)):
                 continue
             for i, stmt in enumerate(loop.body):

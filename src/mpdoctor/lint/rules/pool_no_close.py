@@ -59,7 +59,7 @@ def check(mod: a.Module) -> Iterator[Hit]:
                 continue
             ends: List[ast.Call] = []
             joins: List[ast.Call] = []
-            for call in a.calls(scope):
+            for call in mod.calls(scope):
                 mc = a.method_call(call)
                 if mc and isinstance(mc[0], ast.Name) and mc[0].id == name:
                     if mc[1] in _ENDS:

@@ -14,10 +14,10 @@ from mpdoctor.lint import analysis as a
 from mpdoctor.lint.rules import Hit, rule
 
 
-def _base_init_args(init: a.FuncNode) -> Optional[List[ast.expr]]:
+def _base_init_args(mod: a.Module, init: a.FuncNode) -> Optional[List[ast.expr]]:
     """What ``__init__`` passes to the base class's ``__init__`` (None: not found, or
     starred)."""
-    for call in a.calls(init):
+    for call in mod.calls(init):
         f = call.func
         if not (isinstance(f, ast.Attribute) and f.attr == "__init__"):
             continue
@@ -41,7 +41,7 @@ def _why(mod: a.Module, cls: a.ClassInfo) -> Optional[str]:
     init = cls.methods.get("__init__")
     if init is None:
         return None
-    args = _base_init_args(init)
+    args = _base_init_args(mod, init)
     if args is None:
         return None
     least, most = a.required_positional(init)
@@ -80,7 +80,7 @@ def check(mod: a.Module) -> Iterator[Hit]:
         func = mod.target_function(task.func)
         if func is None:
             continue
-        for node in a.walk_scope(func):
+        for node in mod.nodes(func):
             if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
                     and isinstance(node.exc.func, ast.Name)):
                 continue

@@ -18,13 +18,13 @@ def _ends(mod: a.Module, scope: a.ScopeNode, pool: str, value: a.Value) -> \
         List[Tuple[Tuple[int, int], str]]:
     """Where the pool is terminated: ``pool.terminate()``, or the end of its ``with``."""
     out: List[Tuple[Tuple[int, int], str]] = []
-    for call in a.calls(scope):
+    for call in mod.calls(scope):
         mc = a.method_call(call)
         if mc and isinstance(mc[0], ast.Name) and mc[0].id == pool and mc[1] == "terminate":
             out.append((a.pos(call), f"{pool}.terminate() at line {call.lineno}"))
     if value.with_node is not None:
         out.append((a.end_pos(value.with_node),
-                    f"the end of `with` at line {value.with_node.lineno} (which terminates "
+                    f"the end of `with` at line {a.pos(value.with_node)[0]} (which terminates "
                     "the pool)"))
     return out
 
@@ -33,7 +33,7 @@ def _settled(mod: a.Module, scope: a.ScopeNode, pool: str, result: str,
              before: Tuple[int, int]) -> bool:
     """Before ``before``: the result was waited for, or the pool was closed and joined."""
     closed = joined = False
-    for call in a.calls(scope):
+    for call in mod.calls(scope):
         if a.pos(call) >= before:
             continue
         mc = a.method_call(call)
@@ -50,7 +50,7 @@ def _settled(mod: a.Module, scope: a.ScopeNode, pool: str, result: str,
 
 def _waits(mod: a.Module, scope: a.ScopeNode, name: str, value: a.Value) -> Iterator[ast.AST]:
     """Where the result is waited for without a timeout."""
-    for node in a.walk_scope(scope):
+    for node in mod.nodes(scope):
         if value.kind == a.ASYNC_RESULT and isinstance(node, ast.Call):
             mc = a.method_call(node)
             if mc and isinstance(mc[0], ast.Name) and mc[0].id == name \

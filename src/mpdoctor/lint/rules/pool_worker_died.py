@@ -18,7 +18,7 @@ _EXITS = {"os._exit", "sys.exit", "os.abort", "exit", "quit"}
 
 def _exits(mod: a.Module, func: a.FuncNode, depth: int, seen: Set[str]) -> List[ast.Call]:
     out: List[ast.Call] = []
-    for call in a.calls(func):
+    for call in mod.calls(func):
         q = mod.qualname(call.func)
         if q in _EXITS and (q not in ("exit", "quit") or not a.binds(func, q)):
             out.append(call)

@@ -23,6 +23,8 @@ _INSTEAD = {a.THREAD_QUEUE: "multiprocessing.Queue (or Manager().Queue())",
 def check(mod: a.Module) -> Iterator[Hit]:
     sent: List[Tuple[a.ScopeNode, ast.expr, str]] = []
     for spawn in mod.spawns:
+        if not mod.started(spawn):
+            continue
         for e in list(spawn.args) + [v for _, v in spawn.kwargs]:
             sent.append((spawn.scope, e, "a process"))
     for task in mod.tasks:

@@ -26,7 +26,8 @@ def _why(mod: a.Module, expr: ast.expr, scope: a.ScopeNode) -> Optional[str]:
         return "a lambda has no importable name"
     v = mod.value_of(expr, scope)
     if v is not None and v.kind == a.LAMBDA:
-        return f"{a.snippet(expr)} is a lambda (line {v.node.lineno}), which has no importable name"
+        return (f"{a.snippet(expr)} is a lambda (line {a.pos(v.node)[0]}), which has no "
+                "importable name")
     local = mod.local_function(expr, scope)
     if local is not None and isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return (f"{local.name}() is defined inside {scope.name}() (line {local.lineno}), so "
@@ -87,8 +88,9 @@ def _instance(mod: a.Module, expr: ast.expr, scope: a.ScopeNode) -> Optional[str
 def check(mod: a.Module) -> Iterator[Hit]:
     sent: List[Tuple[a.ScopeNode, ast.expr, List[ast.expr], str]] = []
     for spawn in mod.spawns:
-        if spawn.methods == frozenset({"fork"}) or spawn.target is None:
-            continue  # under fork nothing is pickled
+        if spawn.methods == frozenset({"fork"}) or spawn.target is None \
+                or not mod.started(spawn):
+            continue  # under fork nothing is pickled; a process never started sends nothing
         sent.append((spawn.scope, spawn.target, list(spawn.args) + [v for _, v in spawn.kwargs],
                      "Process(target=...) fails under spawn and forkserver (the default on "
                      "Linux from Python 3.14, spawn on macOS and Windows)"))
@@ -99,7 +101,7 @@ def check(mod: a.Module) -> Iterator[Hit]:
         sent.append((task.scope, task.func, list(task.args),
                      f"{where}.{task.method}() pickles its task under every start method"))
     for scope in mod.scopes:
-        for call in a.calls(scope):
+        for call in mod.calls(scope):
             v = mod.value_of(call, scope)
             if v is not None and v.node is call and v.kind in (a.POOL, a.PROCESS_EXECUTOR):
                 init = a.keyword(call, "initializer")
