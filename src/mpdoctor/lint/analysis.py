@@ -191,6 +191,25 @@ def is_main_guard(test: ast.expr) -> bool:
     return False
 
 
+#: leaves that say nothing to any rule (Load/Store, operators): not walked, to save time
+_MUTE = (ast.expr_context, ast.operator, ast.boolop, ast.cmpop, ast.unaryop)
+
+
+def _children(node: ast.AST) -> List[ast.AST]:
+    """``list(ast.iter_child_nodes(node))`` without the mute leaves, about twice as fast."""
+    out: List[ast.AST] = []
+    for name in node._fields:
+        v = getattr(node, name, None)
+        if isinstance(v, ast.AST):
+            if not isinstance(v, _MUTE):
+                out.append(v)
+        elif isinstance(v, list):
+            for x in v:
+                if isinstance(x, ast.AST) and not isinstance(x, _MUTE):
+                    out.append(x)
+    return out
+
+
 def walk_scope(node: ast.AST) -> Iterator[ast.AST]:
     """Every node below ``node`` that runs as part of it: nested functions, lambdas and classes
     are not entered (their bodies run at another time)."""
@@ -334,49 +353,54 @@ class Module:
         # one walk over the tree for everything below (big test modules have 100k nodes):
         # parents, and the nodes of each scope in source order (what walk_scope() yields)
         stack: List[Tuple[ast.AST, Optional[ast.AST]]] = [(tree, None)]
+        nodes_of = self._nodes
+        parents = self.parents
+        func_types = (ast.FunctionDef, ast.AsyncFunctionDef)
         while stack:
             node, owner = stack.pop()
             if owner is not None:
-                self._nodes.setdefault(owner, []).append(node)
-            kids = list(ast.iter_child_nodes(node))
+                nodes_of[owner].append(node)
+            kids = _children(node)
             for child in kids:
-                self.parents[child] = node
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                outer = set(map(id, node.decorator_list + [
-                    d for d in node.args.defaults + node.args.kw_defaults if d]))
-                self._nodes.setdefault(node, [])
-                pairs = [(k, owner if id(k) in outer else node) for k in kids]
-            elif isinstance(node, ast.ClassDef):
-                outer = set(map(id, node.decorator_list + node.bases))
-                pairs = [(k, owner if id(k) in outer else None) for k in kids]
-            elif isinstance(node, ast.Lambda):
-                pairs = [(k, None) for k in kids]
-            else:
-                pairs = [(k, node if node is tree else owner) for k in kids]
-            stack.extend(reversed(pairs))
-            if isinstance(node, ast.Call):
-                if isinstance(node.func, (ast.Name, ast.Attribute)) and \
-                        last_name(node.func) == "set_start_method":
-                    start_calls.append(node)
-            elif isinstance(node, ast.Assign):
-                if any(isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
-                       and t.value.id == "self" for t in node.targets):
-                    self_assigns.append(node)
-            elif isinstance(node, ast.Import):
-                for a in node.names:
+                parents[child] = node
+            t = type(node)
+            if t in func_types:
+                fn: FuncNode = node  # type: ignore[assignment]
+                outer = set(map(id, fn.decorator_list))
+                nodes_of[fn] = []
+                self.scopes.append(fn)
+                stack.extend(reversed([(k, owner if id(k) in outer else fn) for k in kids]))
+                continue
+            if t is ast.ClassDef:
+                cls: ast.ClassDef = node  # type: ignore[assignment]
+                outer = set(map(id, cls.decorator_list + cls.bases))
+                class_nodes.append(cls)
+                stack.extend(reversed([(k, owner if id(k) in outer else None) for k in kids]))
+                continue
+            inner = tree if node is tree else (None if t is ast.Lambda else owner)
+            stack.extend([(k, inner) for k in reversed(kids)])
+            if t is ast.Call:
+                func = node.func  # type: ignore[attr-defined]
+                if (type(func) is ast.Attribute and func.attr == "set_start_method") or (
+                        type(func) is ast.Name and func.id == "set_start_method"):
+                    start_calls.append(node)  # type: ignore[arg-type]
+            elif t is ast.Assign:
+                if any(type(x) is ast.Attribute and type(x.value) is ast.Name
+                       and x.value.id == "self" for x in node.targets):  # type: ignore
+                    self_assigns.append(node)  # type: ignore[arg-type]
+            elif t is ast.Import:
+                for a in node.names:  # type: ignore[attr-defined]
                     if a.asname:
                         self.aliases[a.asname] = a.name
                     else:
                         top = a.name.split(".")[0]
                         self.aliases[top] = top
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                for a in node.names:
-                    if a.name != "*":
-                        self.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                self.scopes.append(node)
-            elif isinstance(node, ast.ClassDef):
-                class_nodes.append(node)
+            elif t is ast.ImportFrom:
+                imp: ast.ImportFrom = node  # type: ignore[assignment]
+                if imp.module and not imp.level:
+                    for a in imp.names:
+                        if a.name != "*":
+                            self.aliases[a.asname or a.name] = f"{imp.module}.{a.name}"
         for stmt in tree.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.functions[stmt.name] = stmt
@@ -398,10 +422,10 @@ class Module:
             if meth is None:
                 continue
             info_of = self.class_by_node[self.parents[meth]]
-            for t in assign.targets:
-                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) \
-                        and t.value.id == "self":
-                    info_of.attrs.setdefault(t.attr, []).append((assign.value, meth))
+            for target in assign.targets:
+                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
+                        and target.value.id == "self":
+                    info_of.attrs.setdefault(target.attr, []).append((assign.value, meth))
         self._start_calls = start_calls
         self.default_methods = self._module_start_method()
         self.spawns: List[Spawn] = []

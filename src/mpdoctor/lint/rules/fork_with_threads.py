@@ -15,6 +15,8 @@ from mpdoctor.lint import analysis as a
 from mpdoctor.lint.rules import Hit, rule
 
 _FORKS = ("os.fork", "os.forkpty", "pty.fork")
+_EVENT_NAMES = frozenset(("fork", "forkpty", "Pool", "ThreadPool", "start", "join", "submit",
+                          "map", "shutdown"))
 
 
 def _forks(methods: a.Methods) -> Optional[str]:
@@ -32,6 +34,8 @@ def _events(mod: a.Module, scope: a.ScopeNode) -> Tuple[List[Tuple[ast.AST, str]
     joins: List[ast.AST] = []
     forks: List[Tuple[ast.AST, str]] = []
     for call in mod.calls(scope):
+        if a.last_name(call.func) not in _EVENT_NAMES:
+            continue  # cheap: only these calls start, join or fork anything
         q = mod.qualname(call.func)
         if q in _FORKS:
             forks.append((call, f"{q}()"))
