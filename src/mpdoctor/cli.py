@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--json", metavar="PATH", dest="json_path")
     diag.add_argument("--color", choices=("auto", "always", "never"), default="auto")
 
+    # parsed by mpdoctor.lint.cli; listed here for `mpdoctor --help`
+    sub.add_parser("lint", help="find multiprocessing traps in source code, without running it",
+                   add_help=False)
+
     repro = sub.add_parser(
         "repro", help="the catalogue of reproducers: list, show or run a case",
         description="Runnable reproducers of each failure mode, with their fixes.")
@@ -405,6 +409,9 @@ def _emit(report, args) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "lint":  # standard library only: no rich, no psutil
+        from mpdoctor.lint.cli import main as lint_main
+        return lint_main(argv[1:])
     parser = build_parser()
     try:
         if argv and argv[0] == "check":
