@@ -302,6 +302,9 @@ class Plugin:
             verdict = test.unreported.pop(0)
             verdict.done.wait(10.0)  # its processes are stopped before the report is made
             self._fail(report, call, verdict, test.settings.timeout)
+            page = self._html(item, verdict, test.settings.timeout, report)
+            if page:
+                info["html"] = page
             info.update(verdict=verdict.kind, seconds=round(verdict.after, 3),
                         slugs=[f.slug for f in verdict.diagnosis.findings],
                         stopped=len(verdict.stopped))
@@ -346,6 +349,25 @@ class Plugin:
             longrepr.addsection("the test's own failure", str(report.longrepr))
         report.outcome = "failed"
         report.longrepr = longrepr
+
+    def _html(self, item: pytest.Item, verdict: Verdict, timeout: Optional[float],
+              report: pytest.TestReport) -> Optional[str]:
+        """With ``--mpdoctor-html DIR``: the test's page, named in its failure report."""
+        directory = pytest_settings.html_dir(self.config)
+        if directory is None:
+            return None
+        from _pytest._code.code import ReprExceptionInfo
+
+        from mpdoctor.report import html
+        try:
+            path = html.write_for_test(directory, item.nodeid, verdict, timeout)
+        except OSError as err:
+            item.warn(pytest.PytestWarning(f"mpdoctor: could not write the HTML report into "
+                                           f"{directory}: {err}"))
+            return None
+        if isinstance(report.longrepr, ReprExceptionInfo):
+            report.longrepr.addsection("mpdoctor: HTML report", path)
+        return path
 
     # -- leaks ---------------------------------------------------------------------------------
     def _leaks(self, test: _Test, report: pytest.TestReport) -> int:

@@ -38,7 +38,8 @@ GAP_X = 56.0
 GAP_Y = 64.0
 MARGIN = 28.0
 COLS = 3  # boxes per line: 3 x 330 px and the gaps fit a laptop screen
-CHAR_W = 6.6  # advance of one character of 11 px monospace
+CHAR_W = 6.7  # advance of one character of 11 px monospace (0.6 em, a little more)
+TITLE_W = 7.5  # the same for the 12 px bold titles
 LABELS = 30  # more edges than this: only the cycle's are labelled (the rest have tooltips)
 LANE = 6.0  # between parallel runs of edges
 DENSE = 8  # a node held by more processes than this gets no arrow to each of them
@@ -136,8 +137,8 @@ def chain_pids(diagnosis: Optional["Diagnosis"]) -> Tuple[int, ...]:
 # the graph, before it is placed
 
 
-def _fit(text: str, width: float) -> str:
-    most = max(4, int(width / CHAR_W))
+def _fit(text: str, width: float, char: float = CHAR_W) -> str:
+    most = max(4, int(width / char))
     return text if len(text) <= most else text[:most - 1] + "\u2026"
 
 
@@ -176,7 +177,7 @@ def _node_for(snapshot: Snapshot, t: Thread, holders: int) -> Tuple[str, str, st
         mapping = snapshot.shared_by_key.get(w.shared_key)
         named = mapping is not None and mapping.named
         sub = ("named: any process may open it" if named
-               else f"shared memory mapped by {many}")
+               else f"mapped by {many}")
         path = mapping.path if mapping is not None and mapping.path else w.shared_key
         return (f"r:sem:{w.shared_key}", "semaphore", sub,
                 f"semaphore in shared memory {path}; its waiters can be woken by {many}")
@@ -497,7 +498,7 @@ def layout(snapshot: Snapshot, diagnosis: Optional["Diagnosis"] = None) -> Layou
             out_rows.append(Row(row, t.tid, _fit(f"{label}: {short_wait(snapshot, t)}",
                                                  BOX_W - 2 * PAD),
                                 detail, is_stuck, row in on_cycle, grid.row_cy(row) - ROW_H / 2))
-        boxes.append(Box(key, tuple(p.pid for p in group), _fit(title, BOX_W - 2 * PAD),
+        boxes.append(Box(key, tuple(p.pid for p in group), _fit(title, BOX_W - 2 * PAD, TITLE_W),
                          _fit(sub, BOX_W - 2 * PAD), tuple(out_rows), c.x, c.y, c.w, c.h,
                          key in on_cycle, zombie))
     nodes = []
@@ -505,8 +506,8 @@ def layout(snapshot: Snapshot, diagnosis: Optional["Diagnosis"] = None) -> Layou
         c = cells[key]
         if fan.get(key, 0) > DENSE:
             detail += f" (arrows to its {fan[key]} holders left out)"
-        nodes.append(Node(key, _fit(title, NODE_W - 16), _fit(sub, NODE_W - 16), detail,
-                          c.x, c.y, c.w, c.h, key in on_cycle))
+        nodes.append(Node(key, _fit(title, NODE_W - 16, CHAR_W * 1.1), _fit(sub, NODE_W - 16),
+                          detail, c.x, c.y, c.w, c.h, key in on_cycle))
     return Layout(grid.width, grid.height, tuple(boxes), tuple(nodes), edges, closed)
 
 
