@@ -408,6 +408,10 @@ def _emit(report, args) -> None:
         else:
             sys.stderr.flush()
             console.print_report(report, sys.stderr, color=color)
+        from mpdoctor.report import github
+        for line in github.lines(report.findings):
+            sys.stderr.write(line + "\n")  # stderr: the script's stdout stays its own
+        sys.stderr.flush()
     except BrokenPipeError:
         # the reader of stdout/stderr is gone; keep Python from complaining at exit
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -41,7 +41,7 @@ from mpdoctor import pytest_settings
 from mpdoctor.observe import ownthreads, procfs
 from mpdoctor.observe.pyspy import Dumper
 from mpdoctor.pytest_settings import Settings
-from mpdoctor.report import pytestreport
+from mpdoctor.report import github, pytestreport
 from mpdoctor.run import inprocess, stopping
 from mpdoctor.run.inprocess import InProcessWatch, Verdict
 
@@ -135,6 +135,7 @@ class _Counts:
     timeouts: List[str] = field(default_factory=list)
     leaks: int = 0
     leaky_tests: List[str] = field(default_factory=list)
+    annotations: List[str] = field(default_factory=list)  # GitHub Actions workflow commands
 
 
 class Plugin:
@@ -305,6 +306,9 @@ class Plugin:
             page = self._html(item, verdict, test.settings.timeout, report)
             if page:
                 info["html"] = page
+            annotations = github.lines(verdict.diagnosis.findings)
+            if annotations:
+                info["github"] = annotations  # printed by the controller, in the summary
             info.update(verdict=verdict.kind, seconds=round(verdict.after, 3),
                         slugs=[f.slug for f in verdict.diagnosis.findings],
                         stopped=len(verdict.stopped))
@@ -496,6 +500,7 @@ class Plugin:
         if info.get("leaks"):
             c.leaks += int(info["leaks"])
             c.leaky_tests.append(report.nodeid)
+        c.annotations.extend(str(line) for line in info.get("github") or ())
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         c = self.counts
@@ -513,6 +518,8 @@ class Plugin:
                       + _plural(len(c.deadlocks), "deadlock") + " proven; "
                       + _plural(len(c.timeouts), "timeout") + "; "
                       + _plural(c.leaks, "leaked process", "leaked processes") + " stopped")
+        for line in c.annotations:
+            tr.write_line(line)
 
 
 _NOSTAT = procfs.Stat(0, "", "?", 0, 0, 0, 0, 0)
