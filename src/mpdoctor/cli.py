@@ -22,6 +22,10 @@ exit status: the script's own when it ends by itself (128+N if killed by signal 
 """
 
 
+HTML_HELP = ("also write the report as one self-contained HTML page to PATH (the wait-for graph "
+             "drawn, every stack; opens offline)")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting with status 2."""
 
@@ -52,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also write the report as JSON to PATH ('-' for stdout)")
     check.add_argument("--report", metavar="FILE",
                        help="write the human report to FILE instead of stderr")
+    check.add_argument("--html", metavar="PATH", dest="html_path", help=HTML_HELP)
     check.add_argument("--python", metavar="PATH",
                        help="interpreter to run the script with (default: mpdoctor's own)")
     check.add_argument("--save-snapshot", metavar="PATH",
@@ -81,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: 5)")
     att.add_argument("--json", metavar="PATH", dest="json_path")
     att.add_argument("--report", metavar="FILE")
+    att.add_argument("--html", metavar="PATH", dest="html_path", help=HTML_HELP)
     att.add_argument("--save-snapshot", metavar="PATH")
     att.add_argument("--color", choices=("auto", "always", "never"), default="auto")
 
@@ -89,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every rule on a snapshot saved with --save-snapshot.")
     diag.add_argument("snapshot", metavar="SNAPSHOT")
     diag.add_argument("--json", metavar="PATH", dest="json_path")
+    diag.add_argument("--html", metavar="PATH", dest="html_path", help=HTML_HELP)
     diag.add_argument("--color", choices=("auto", "always", "never"), default="auto")
 
     # parsed by mpdoctor.lint.cli; listed here for `mpdoctor --help`
@@ -260,7 +267,7 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
         check_script(rest[0])
         command = [python, *rest]
     for path, what in ((args.json_path, "--json"), (args.report, "--report"),
-                       (args.save_snapshot, "--save-snapshot")):
+                       (args.save_snapshot, "--save-snapshot"), (args.html_path, "--html")):
         if path and path != "-":
             _check_writable(path, what)
 
@@ -326,7 +333,7 @@ def cmd_attach(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     assert timeout is not None
     _platform()
     for path, what in ((args.json_path, "--json"), (args.report, "--report"),
-                       (args.save_snapshot, "--save-snapshot")):
+                       (args.save_snapshot, "--save-snapshot"), (args.html_path, "--html")):
         if path and path != "-":
             _check_writable(path, what)
     result = attach(pid, timeout)
@@ -348,6 +355,8 @@ def cmd_diagnose(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     from mpdoctor.report import Report
 
     args = parser.parse_args(["diagnose", *argv])
+    if args.html_path:
+        _check_writable(args.html_path, "--html")
     snapshot = load_file(args.snapshot)
     diagnosis = diagnose(snapshot)
     verdict = "deadlock" if diagnosis.deadlock else "timeout"
@@ -390,6 +399,9 @@ def _emit(report, args) -> None:
             else:
                 with open(args.json_path, "w", encoding="utf-8") as f:
                     f.write(text)
+        if args.html_path:
+            from mpdoctor.report import html
+            html.write(report, args.html_path)
         if report.silent and not args.report:
             return  # a clean run: nothing to say, and no need to load the renderer
         from mpdoctor.report import console
@@ -400,6 +412,10 @@ def _emit(report, args) -> None:
         else:
             sys.stderr.flush()
             console.print_report(report, sys.stderr, color=color)
+        from mpdoctor.report import github
+        for line in github.lines(report.findings):
+            sys.stderr.write(line + "\n")  # stderr: the script's stdout stays its own
+        sys.stderr.flush()
     except BrokenPipeError:
         # the reader of stdout/stderr is gone; keep Python from complaining at exit
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -41,7 +41,7 @@ from mpdoctor import pytest_settings
 from mpdoctor.observe import ownthreads, procfs
 from mpdoctor.observe.pyspy import Dumper
 from mpdoctor.pytest_settings import Settings
-from mpdoctor.report import pytestreport
+from mpdoctor.report import github, pytestreport
 from mpdoctor.run import inprocess, owners, stopping
 from mpdoctor.run.events import Receiver
 from mpdoctor.run.inprocess import InProcessWatch, Verdict
@@ -136,6 +136,7 @@ class _Counts:
     timeouts: List[str] = field(default_factory=list)
     leaks: int = 0
     leaky_tests: List[str] = field(default_factory=list)
+    annotations: List[str] = field(default_factory=list)  # GitHub Actions workflow commands
 
 
 class Plugin:
@@ -329,6 +330,12 @@ class Plugin:
             verdict = test.unreported.pop(0)
             verdict.done.wait(10.0)  # its processes are stopped before the report is made
             self._fail(report, call, verdict, test.settings.timeout)
+            page = self._html(item, verdict, test.settings.timeout, report)
+            if page:
+                info["html"] = page
+            annotations = github.lines(verdict.diagnosis.findings)
+            if annotations:
+                info["github"] = annotations  # printed by the controller, in the summary
             info.update(verdict=verdict.kind, seconds=round(verdict.after, 3),
                         slugs=[f.slug for f in verdict.diagnosis.findings],
                         stopped=len(verdict.stopped))
@@ -373,6 +380,25 @@ class Plugin:
             longrepr.addsection("the test's own failure", str(report.longrepr))
         report.outcome = "failed"
         report.longrepr = longrepr
+
+    def _html(self, item: pytest.Item, verdict: Verdict, timeout: Optional[float],
+              report: pytest.TestReport) -> Optional[str]:
+        """With ``--mpdoctor-html DIR``: the test's page, named in its failure report."""
+        directory = pytest_settings.html_dir(self.config)
+        if directory is None:
+            return None
+        from _pytest._code.code import ReprExceptionInfo
+
+        from mpdoctor.report import html
+        try:
+            path = html.write_for_test(directory, item.nodeid, verdict, timeout)
+        except OSError as err:
+            item.warn(pytest.PytestWarning(f"mpdoctor: could not write the HTML report into "
+                                           f"{directory}: {err}"))
+            return None
+        if isinstance(report.longrepr, ReprExceptionInfo):
+            report.longrepr.addsection("mpdoctor: HTML report", path)
+        return path
 
     # -- leaks ---------------------------------------------------------------------------------
     def _leaks(self, test: _Test, report: pytest.TestReport) -> int:
@@ -517,6 +543,7 @@ class Plugin:
         if info.get("leaks"):
             c.leaks += int(info["leaks"])
             c.leaky_tests.append(report.nodeid)
+        c.annotations.extend(str(line) for line in info.get("github") or ())
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         c = self.counts
@@ -534,6 +561,8 @@ class Plugin:
                       + _plural(len(c.deadlocks), "deadlock") + " proven; "
                       + _plural(len(c.timeouts), "timeout") + "; "
                       + _plural(c.leaks, "leaked process", "leaked processes") + " stopped")
+        for line in c.annotations:
+            tr.write_line(line)
 
 
 _NOSTAT = procfs.Stat(0, "", "?", 0, 0, 0, 0, 0)

@@ -89,6 +89,10 @@ def addoption(parser: pytest.Parser) -> None:
                     help="child processes still running after a test's teardown: warn "
                          "(default), fail (an error of the test) or ignore (left alone); "
                          f"env {ENV_LEAKS}, ini mpdoctor_leaks")
+    group.addoption("--mpdoctor-html", metavar="DIR", default=None,
+                    help="write a self-contained HTML report for each test mpdoctor fails "
+                         "into DIR (created if needed), one page per test, named after its "
+                         "node id")
     parser.addini("mpdoctor", "watch every test with mpdoctor (true/false)", default="")
     parser.addini("mpdoctor_timeout", "seconds before a watched test fails anyway (0: none)",
                   default="")
@@ -124,6 +128,14 @@ def from_config(config: pytest.Config) -> Settings:
     value, where = pick("mpdoctor_leaks", ENV_LEAKS, "mpdoctor_leaks")
     leaks = parse_leaks(value, where) if value is not None else "warn"
     return Settings(enabled=enabled, timeout=timeout, leaks=leaks)
+
+
+def html_dir(config: pytest.Config) -> Optional[str]:
+    """The directory of ``--mpdoctor-html``, absolute (from where pytest was started)."""
+    value = config.getoption("mpdoctor_html", None)
+    if not value:
+        return None
+    return os.path.join(str(config.invocation_params.dir), os.path.expanduser(value))
 
 
 def for_item(item: pytest.Item, base: Settings) -> Settings:

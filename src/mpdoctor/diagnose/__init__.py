@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from mpdoctor.diagnose import describe as describe_mod
+from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose import (exit_blocked, fork_with_lock_held, get_without_producer,
                                join_before_drain, main_guard, never_signalled, pipe_both_send,
                                pool, put_without_consumer, unpicklable, waitfor)
@@ -134,4 +135,12 @@ def unexplained(g: waitfor.Graph, chain: Tuple[Link, ...]) -> Finding:
         evidence=tuple(link.text for link in (chain[:-1] if cycle else chain)),
         fix=("Read the wait-for chain and the stacks below: each thread waits for the next. "
              "Break the cycle at the wait that should have had a timeout or a different order."),
-        docs="docs/diagnoses/unexplained-deadlock.md", pids=pids)
+        docs="docs/diagnoses/unexplained-deadlock.md", pids=pids,
+        data={"site": _root_site(g.snapshot)})
+
+
+def _root_site(s: Snapshot) -> Optional[str]:
+    """The user's line the script's main thread is stuck at."""
+    root = s.root
+    thread = root.main_thread if root is not None else None
+    return stacks.site(stacks.user_frame(thread)) if thread is not None else None

@@ -83,7 +83,8 @@ def _feeder(g: Graph, root: Process, main: Thread) -> Optional[Finding]:
     summary = (f"the main program of {who(s, root.pid)} has finished, but the interpreter cannot "
                "exit: it waits for a queue's feeder thread to write data into a pipe that no "
                "living process reads")
-    data = {"pid": root.pid, "waits_for": "feeder", "feeder_tid": feeder.tid,
+    data = {"site": stacks.site(stacks.user_frame(main)),
+            "pid": root.pid, "waits_for": "feeder", "feeder_tid": feeder.tid,
             "pipe": pipe.inode if pipe else None, "readers": readers,
             "dead_children": [c.pid for c in s.children_of(root.pid) if c.state == "Z"]}
     return Finding(slug=SLUG, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
@@ -112,6 +113,7 @@ def _child(g: Graph, root: Process, main: Thread, proven: bool) -> Optional[Find
                     f"{state}")
     summary = (f"the main program of {who(s, root.pid)} has finished, but the interpreter cannot "
                f"exit: it joins non-daemon {who(s, child.pid)}, which never ends")
-    data = {"pid": root.pid, "waits_for": "child", "child": child.pid, "proven": proven}
+    data = {"site": stacks.site(stacks.user_frame(main)), "pid": root.pid,
+            "waits_for": "child", "child": child.pid, "proven": proven}
     return Finding(slug=SLUG, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
                    fix=FIX_CHILD, docs=DOCS, pids=(root.pid, child.pid), data=data)

@@ -69,7 +69,7 @@ def _finding(g: Graph, child: Process, thread: Thread, parent: Process,
     summary = (f"{who(s, child.pid)} waits{where} for a lock that another thread of its parent "
                "held when it was forked; that thread does not exist in the child, so the lock "
                "is never released")
-    data = {"child": {"pid": child.pid, "tid": thread.tid,
+    data = {"site": stacks.site(site), "child": {"pid": child.pid, "tid": thread.tid,
                       "site": stacks.site(site)},
             "parent": parent.pid, "parent_threads": [t.tid for t in others]}
     return Finding(slug=SLUG, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),

@@ -80,7 +80,7 @@ def _finding(g: Graph, proc: Process, thread: Thread, pipes: List[Pipe]) -> Find
     else:
         fix = ("Make sure something always writes (or closes its end) before the reader blocks: "
                "send a result or the exception from the producer, or use a timeout.")
-    data = {"reader": {"pid": proc.pid, "tid": thread.tid,
+    data = {"site": stacks.site(site), "reader": {"pid": proc.pid, "tid": thread.tid,
                        "site": stacks.site(site), "call": call},
             "pipes": [p.inode for p in pipes], "writers": sorted(writers_all),
             "reader_holds_write_end": self_writer,

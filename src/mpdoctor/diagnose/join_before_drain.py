@@ -160,6 +160,7 @@ def _finding(g: Graph, joiner: Process, jt: Thread, awaited: Set[int], pipe: Pip
            "pipe to the end) first, and only then join() them. Or let the children return "
            "results through a Pool or ProcessPoolExecutor.")
     data = {
+        "site": stacks.site(site),
         "joiner": {"pid": joiner.pid, "tid": jt.tid,
                    "site": stacks.site(site),
                    "waits_for": sorted(awaited)},

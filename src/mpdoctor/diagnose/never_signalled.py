@@ -125,7 +125,8 @@ def _finding(g: Graph, proc: Process, thread: Thread, prim: Tuple[str, str, str]
                         "shared between processes): what they put never reaches this one")
     summary = (f"{who(s, proc.pid)} waits in {what}{where} for a signal that can never come: "
                f"nothing left alive can do it")
-    data = {"waiter": {"pid": proc.pid, "tid": thread.tid, "primitive": what,
+    data = {"site": stacks.site(site),
+            "waiter": {"pid": proc.pid, "tid": thread.tid, "primitive": what,
                        "site": stacks.site(site)},
             "sharers": sharers,
             "dead_children": [c.pid for c in s.children_of(proc.pid) if c.state == "Z"]}

@@ -68,7 +68,7 @@ def _finding(g: Graph, p: Process, t: Thread, q: Process, u: Thread) -> Finding:
     summary = (f"{who(s, p.pid)} and {who(s, q.pid)} both send on the two ends of one "
                f"connection ({t.wait.target} and {u.wait.target}) before receiving, and each "
                "waits for the other to read")
-    data = {"writers": [
+    data = {"site": stacks.site(sites[0]), "writers": [
         {"pid": proc.pid, "tid": th.tid, "target": th.wait.target, "bytes": th.wait.count,
          "site": stacks.site(f)}
         for proc, th, f in ((p, t, sites[0]), (q, u, sites[1]))]}

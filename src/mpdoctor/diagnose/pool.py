@@ -111,7 +111,7 @@ def _terminated(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
                 "tells the result (leaving `with Pool() as pool:` calls terminate() too)"]
     fix = ("Collect every result you need before terminate() or the end of the `with Pool()` "
            "block, or use get(timeout=...).")
-    data = {"caller": {"pid": proc.pid, "tid": thread.tid,
+    data = {"site": stacks.site(site), "caller": {"pid": proc.pid, "tid": thread.tid,
                        "site": stacks.site(site)}}
     return Finding(slug=TERMINATED, severity=Severity.ERROR, summary=summary,
                    evidence=tuple(evidence), fix=fix, docs=f"docs/diagnoses/{TERMINATED}.md",
@@ -139,7 +139,7 @@ def _handler_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
            "constructor arguments to super().__init__() (or define __reduce__), and results "
            "must not hold locks, sockets or open files. concurrent.futures.ProcessPoolExecutor "
            "reports such failures instead of hanging.")
-    data = {"caller": {"pid": proc.pid, "tid": thread.tid,
+    data = {"site": stacks.site(site), "caller": {"pid": proc.pid, "tid": thread.tid,
                        "site": stacks.site(site)}}
     return Finding(slug=HANDLER_DIED, severity=Severity.ERROR, summary=summary,
                    evidence=tuple(evidence), fix=fix,
@@ -188,7 +188,7 @@ def _worker_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
            "OOM killer) and fix that; meanwhile use concurrent.futures.ProcessPoolExecutor, "
            "which raises BrokenProcessPool instead of waiting forever, or get results with a "
            "timeout (map_async(...).get(timeout=...)).")
-    data = {"caller": {"pid": proc.pid, "tid": thread.tid,
+    data = {"site": stacks.site(site), "caller": {"pid": proc.pid, "tid": thread.tid,
                        "site": stacks.site(site)},
             "workers": [w.pid for w in workers], "replacements": replaced,
             "dead_workers": [{"pid": e.data.get("worker"), "exitcode": e.data.get("exitcode")}

@@ -71,7 +71,8 @@ def _finding(g: Graph, proc: Process, thread: Thread, bounded: bool) -> Finding:
     evidence.extend(dead_children(s, proc.pid))
     summary = (f"{who(s, proc.pid)} blocks in {what}{where}: the queue is full and no process "
                "that could take items out is alive")
-    data = {"producer": {"pid": proc.pid, "tid": thread.tid, "call": what,
+    data = {"site": stacks.site(site),
+            "producer": {"pid": proc.pid, "tid": thread.tid, "call": what,
                          "site": stacks.site(site)},
             "consumers": consumers, "bounded": bounded,
             "dead_children": [c.pid for c in s.children_of(proc.pid) if c.state == "Z"]}

@@ -103,7 +103,8 @@ def _fold(thread: Thread) -> List[Text]:
     return out
 
 
-def _signature(p: Process) -> Tuple:
+def signature(p: Process) -> Tuple:
+    """What makes two processes "the same" in a report: shown once, with the others' pids."""
     return (p.role, tuple((t.name, t.wait.kind, t.wait.syscall,
                            tuple((f.function, f.filename, f.line) for f in t.frames))
                           for t in p.threads))
@@ -124,12 +125,12 @@ def _processes(report: Report) -> List[Text]:
     out = [Text(f"Processes ({len(s.processes)}):", style="bold")]
     groups: Dict[Tuple, List[Process]] = {}
     for p in s.processes:
-        groups.setdefault(_signature(p), []).append(p)
+        groups.setdefault(signature(p), []).append(p)
     shown: set = set()
     for p in s.processes:
         if p.pid in shown:
             continue
-        same = groups[_signature(p)]
+        same = groups[signature(p)]
         shown.update(q.pid for q in same)
         cmd = " ".join(p.cmdline) or "(no command line)"
         if len(cmd) > 100:
