@@ -133,20 +133,23 @@ def test_sigterm_ignored_by_the_script_stops_the_tree_after_a_grace(tmp_path):
     assert not s.left
 
 
-def test_killing_mpdoctor_kills_the_script(tmp_path):
-    """PR_SET_PDEATHSIG: the script (mpdoctor's direct child) dies with mpdoctor.  Its own
-    children are not covered by that (documented limit): the test stops them by tag."""
-    s = Started(LIFECYCLE, "sleeps", tmp_path=tmp_path)
+@pytest.mark.parametrize("mode", ["sleeps", "double-fork", "crash-leaving-child"])
+def test_killing_mpdoctor_stops_the_whole_tree(mode, tmp_path):
+    """SIGKILL to mpdoctor: its janitor sees mpdoctor's end of a pipe close and stops
+    everything below it: the script, its children, and the grandchild that double-forked and
+    called setsid (re-parented to the janitor, the tree's subreaper)."""
+    s = Started(LIFECYCLE, mode, tmp_path=tmp_path)
     try:
         s.ready()
-        script = [p for p in tagged_pids(s.tag) if p != s.proc.pid and _ppid(p) == s.proc.pid]
-        assert len(script) == 1
+        tree = [p for p in tagged_pids(s.tag) if p != s.proc.pid]
+        assert len(tree) >= 2  # the janitor and the script, at least
         os.kill(s.proc.pid, signal.SIGKILL)
         s.proc.wait(timeout=30)
         deadline = time.monotonic() + 30
-        while _alive(script[0]) and time.monotonic() < deadline:
+        while any(_alive(p) for p in tree) and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert not _alive(script[0])
+        assert not [p for p in tree if _alive(p)]
+        assert not tagged_pids(s.tag)
     finally:
         _cleanup(s)
 

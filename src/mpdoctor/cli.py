@@ -255,6 +255,9 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
         raise UsageError("no script to run.",
                          "Usage: mpdoctor check [options] SCRIPT [ARGS...] (or -m MODULE).")
     if args.timeout is not None:
+        if not args.timeout.strip():
+            raise UsageError("the timeout '' (from --timeout) is not a positive number of "
+                             "seconds.", "Example: --timeout 30 (or 0.5).")
         timeout = parse_timeout(args.timeout, "--timeout")
     else:
         timeout = parse_timeout(os.environ.get("MPDOCTOR_TIMEOUT"), "MPDOCTOR_TIMEOUT")
@@ -265,10 +268,11 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
         command = [python, "-m", args.module, *rest]
     else:
         check_script(rest[0])
-        command = [python, *rest]
+        # a script name that starts with "-" must not be taken for an option of python's
+        command = [python, "--", *rest] if rest[0].startswith("-") else [python, *rest]
     for path, what in ((args.json_path, "--json"), (args.report, "--report"),
                        (args.save_snapshot, "--save-snapshot"), (args.html_path, "--html")):
-        if path and path != "-":
+        if path is not None and path != "-":
             _check_writable(path, what)
 
     supervisor = Supervisor(command, timeout=timeout, hooks=not args.no_hooks)
@@ -305,8 +309,7 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
                     proof_seconds=outcome.proof_seconds, timeout=timeout,
                     notes=outcome.notes, stopped=outcome.stopped)
     if args.save_snapshot and outcome.snapshot is not None:
-        from mpdoctor.observe.snapshot import save
-        save(outcome.snapshot, args.save_snapshot)
+        _save_snapshot(outcome.snapshot, args.save_snapshot, report)
     # the tree is gone; a late Ctrl-C (meant for the script) must not cut the report short
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -317,7 +320,6 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
 
 
 def cmd_attach(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
-    from mpdoctor.observe.snapshot import save
     from mpdoctor.report import Report
     from mpdoctor.run.attach import attach
 
@@ -334,7 +336,7 @@ def cmd_attach(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     _platform()
     for path, what in ((args.json_path, "--json"), (args.report, "--report"),
                        (args.save_snapshot, "--save-snapshot"), (args.html_path, "--html")):
-        if path and path != "-":
+        if path is not None and path != "-":
             _check_writable(path, what)
     result = attach(pid, timeout)
     code = {"deadlock": int(ExitCode.DEADLOCK), "timeout": int(ExitCode.TIMEOUT)}.get(
@@ -344,7 +346,7 @@ def cmd_attach(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
                     duration=result.duration, proof_seconds=result.proof_seconds,
                     timeout=timeout, notes=result.notes)
     if args.save_snapshot and result.snapshot is not None:
-        save(result.snapshot, args.save_snapshot)
+        _save_snapshot(result.snapshot, args.save_snapshot, report)
     _emit(report, args)
     return code
 
@@ -379,52 +381,139 @@ def cmd_repro(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     return 0
 
 
+def _save_snapshot(snapshot, path: str, report) -> None:
+    from mpdoctor.observe.snapshot import save
+    try:
+        save(snapshot, path)
+    except OSError as err:
+        report.notes.append(f"could not write --save-snapshot {path!r}: {err.strerror or err}")
+
+
 def _check_writable(path: str, what: str) -> None:
+    """Refuse, before anything starts, an output path that cannot be written: a directory, a
+    file that may not be written, a folder that does not exist or may not be written to."""
+    if path == "":
+        raise UsageError(f"{what} needs a path (it was given an empty one).",
+                         f"Pass a file name to {what}, e.g. {what} out.txt.")
+    if os.path.isdir(path):
+        raise UsageError(f"{what} {path!r} is a directory, not a file.",
+                         f"Pass a file name to {what}, e.g. {what} "
+                         f"{os.path.join(path, 'mpdoctor-report')}.")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"{what} {path!r}: the file exists and may not be written.",
+                         f"Pass a writable path to {what}.")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
         raise UsageError(f"{what} {path!r}: the directory {directory!r} does not exist or is "
                          "not writable.", f"Pass a writable path to {what}.")
 
 
-def _emit(report, args) -> None:
-    """JSON first (scripts rely on it), then the human report; a reader that went away (a
-    closed pipe) costs the rest of the output, never the exit status."""
+def _write_file(path: str, text: str, what: str, failures: List[str]) -> bool:
+    """Write one output; a failure (a full disk, say) is noted and costs nothing else."""
     try:
-        if args.json_path:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return True
+    except OSError as err:
+        failures.append(f"could not write {what} {path!r}: {err.strerror or err}")
+        return False
+
+
+def _stderr_write(text: str) -> None:
+    """Write to mpdoctor's stderr, if there is one (it may be closed: ``2>&-``)."""
+    stream = sys.stderr
+    if stream is None:
+        return
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def guard_stdio() -> None:
+    """Started with stdin, stdout or stderr closed (``2>&-``): /dev/null takes that fd, so that
+    no file of mpdoctor's lands there, close-on-exec, so that the script still finds it closed,
+    as it would under a plain ``python``."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            if null != fd:
+                os.dup2(null, fd, inheritable=False)
+                os.close(null)
+
+
+def _emit(report, args) -> None:
+    """Every output the user asked for: JSON first (scripts rely on it), then HTML, then the
+    human report.  A failure to write one never stops the others nor changes the exit status:
+    it is said in the human report, and the human report itself falls back to stderr when its
+    file cannot be written.  A reader that went away (a closed pipe) costs that output only."""
+    failures: List[str] = []
+    if args.json_path:
+        try:
             from mpdoctor.report import jsonreport
             text = jsonreport.render(report)
             if args.json_path == "-":
-                sys.stdout.write(text)
-                sys.stdout.flush()
+                if sys.stdout is not None:
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
             else:
-                with open(args.json_path, "w", encoding="utf-8") as f:
-                    f.write(text)
-        if args.html_path:
+                _write_file(args.json_path, text, "--json", failures)
+        except BrokenPipeError:
+            _silence(1)
+        except (OSError, ValueError) as err:
+            failures.append(f"could not write the JSON report: {err}")
+    if getattr(args, "html_path", None):
+        try:
             from mpdoctor.report import html
             html.write(report, args.html_path)
-        if report.silent and not args.report:
-            return  # a clean run: nothing to say, and no need to load the renderer
-        from mpdoctor.report import console
-        color = {"always": True, "never": False}.get(args.color)
-        if args.report:
+        except OSError as err:
+            failures.append(f"could not write --html {args.html_path!r}: "
+                            f"{err.strerror or err}")
+    if failures:
+        report.notes.extend(failures)
+    if report.silent and not args.report:
+        return  # a clean run: nothing to say, and no need to load the renderer
+    from mpdoctor.report import console
+    color = {"always": True, "never": False}.get(args.color)
+    if args.report:
+        try:
             with open(args.report, "w", encoding="utf-8") as f:
                 console.print_report(report, f, color=bool(color))
-        else:
-            sys.stderr.flush()
-            console.print_report(report, sys.stderr, color=color)
+            return
+        except OSError as err:
+            report.notes.append(f"could not write --report {args.report!r} "
+                                f"({err.strerror or err}): the report is on stderr instead")
+    if sys.stderr is None:
+        return
+    try:
+        sys.stderr.flush()
+        console.print_report(report, sys.stderr, color=color)
         from mpdoctor.report import github
         for line in github.lines(report.findings):
             sys.stderr.write(line + "\n")  # stderr: the script's stdout stays its own
         sys.stderr.flush()
     except BrokenPipeError:
-        # the reader of stdout/stderr is gone; keep Python from complaining at exit
+        _silence(2)
+    except (OSError, ValueError):
+        pass
+
+
+def _silence(fd: int) -> None:
+    """The reader of stdout/stderr is gone; keep Python from complaining at exit."""
+    try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stderr.fileno())
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except OSError:
+        pass
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    guard_stdio()
     if argv and argv[0] == "lint":  # standard library only: no rich, no psutil
         from mpdoctor.lint.cli import main as lint_main
         return lint_main(argv[1:])
@@ -444,16 +533,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return int(ExitCode.USAGE)
         raise UsageError(f"unknown command {args.command!r}.", "See `mpdoctor --help`.")
     except MpdoctorError as err:
-        sys.stderr.write(f"mpdoctor: error: {err}\n")
+        _stderr_write(f"mpdoctor: error: {err}\n")
         return int(err.exit_code)
     except KeyboardInterrupt:
-        sys.stderr.write("mpdoctor: interrupted\n")
+        _stderr_write("mpdoctor: interrupted\n")
         return 130
     except Exception as err:  # a bug in mpdoctor: one paragraph, traceback only on request
-        if os.environ.get("MPDOCTOR_DEBUG"):
+        if os.environ.get("MPDOCTOR_DEBUG") and sys.stderr is not None:
             import traceback
             traceback.print_exc()
-        sys.stderr.write(f"mpdoctor: internal error: {type(err).__name__}: {err}. This is a "
-                         "bug in mpdoctor; run again with MPDOCTOR_DEBUG=1 for the traceback "
-                         "and report it.\n")
+        _stderr_write(f"mpdoctor: internal error: {type(err).__name__}: {err}. This is a "
+                      "bug in mpdoctor; run again with MPDOCTOR_DEBUG=1 for the traceback "
+                      "and report it.\n")
         return int(ExitCode.INTERNAL)

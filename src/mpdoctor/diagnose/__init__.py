@@ -8,8 +8,9 @@ they never print and never touch a process.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mpdoctor.diagnose import describe as describe_mod
 from mpdoctor.diagnose import stacks
@@ -93,7 +94,51 @@ def diagnose(snapshot: Snapshot) -> Diagnosis:
     if not findings and not any(f.severity is Severity.ERROR for f in extra):
         findings.append(unexplained(g, chain))
     findings.extend(extra)
-    return Diagnosis(True, chain, tuple(findings), stuck)
+    return Diagnosis(True, chain, tuple(group_alike(snapshot, findings)), stuck)
+
+
+_NUMBER = re.compile(r"\b\d+\b")
+
+
+def _shape(snapshot: Snapshot, f: Finding) -> Tuple[str, str, str, str]:
+    """What a finding says with the pids taken out: two processes stuck the same way (children
+    of one pool waiting on one event, say) give the same shape."""
+    def blank(text: str) -> str:
+        return _NUMBER.sub(lambda m: "#" if int(m.group()) in snapshot.by_pid else m.group(),
+                           text)
+    return f.slug, f.severity.value, blank(f.summary), blank(f.fix)
+
+
+def group_alike(snapshot: Snapshot, findings: Sequence[Finding]) -> List[Finding]:
+    """Processes stuck the same way give one finding, with how many and which: 300 workers
+    waiting on one event are one problem, not 300.  The first keeps its evidence."""
+    groups: Dict[Tuple[str, str, str, str], List[Finding]] = {}
+    for f in findings:
+        groups.setdefault(_shape(snapshot, f), []).append(f)
+    out: List[Finding] = []
+    for members in groups.values():
+        first = members[0]
+        if len(members) == 1:
+            out.append(first)
+            continue
+        subjects = [_subject(m) for m in members]
+        others = describe_mod.listing([describe_mod.who(snapshot, p) for p in subjects[1:]])
+        out.append(dataclasses.replace(
+            first,
+            summary=f"{first.summary} (and {len(members) - 1} more processes the same way)",
+            evidence=first.evidence + (f"the same for {others}",),
+            pids=tuple(sorted({p for m in members for p in m.pids})),
+            data={**first.data, "count": len(members), "alike": subjects[1:]}))
+    return out
+
+
+def _subject(f: Finding) -> int:
+    """The process a finding is about: the first pid its summary names."""
+    for m in _NUMBER.finditer(f.summary):
+        pid = int(m.group())
+        if pid in f.pids:
+            return pid
+    return f.pids[0] if f.pids else 0
 
 
 def unless_hidden_timers(snapshot: Snapshot, g: waitfor.Graph) -> List[Finding]:

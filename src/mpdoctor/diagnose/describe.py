@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.waitfor import pipe_of
@@ -11,6 +11,19 @@ from mpdoctor.model import Pipe, Process, Role, Snapshot, Thread, WaitKind
 
 def n(x: Optional[int]) -> str:
     return "?" if x is None else f"{x:,}"
+
+
+#: how many items a list in a finding's text names before it says "and N more"
+LISTED = 8
+
+
+def listing(items: Sequence[str], limit: int = LISTED) -> str:
+    """``a, b, c`` -- or ``a, b, c and 297 more`` for a long list (the full list is in the
+    finding's data)."""
+    items = list(items)
+    if len(items) > limit:
+        return f"{', '.join(items[:limit - 1])} and {len(items) - limit + 1} more"
+    return ", ".join(items)
 
 
 def fill(pipe: Optional[Pipe]) -> str:
@@ -114,7 +127,7 @@ def wait_text(snapshot: Snapshot, proc: Process, thread: Thread) -> str:
             scope = "a lock of its own process"
         else:
             mapping = snapshot.shared_by_key.get(w.shared_key)
-            pids = ", ".join(map(str, mapping.mappers)) if mapping else "?"
+            pids = listing([str(p) for p in mapping.mappers]) if mapping else "?"
             scope = f"a semaphore shared with processes {pids}"
         timeout = "" if w.indefinite else ", with a timeout"
         return f"waits on {scope} (futex{timeout})"

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import List, Optional
 
 from mpdoctor.diagnose import stacks
-from mpdoctor.diagnose.describe import dead_children, describe, fill, who
+from mpdoctor.diagnose.describe import dead_children, describe, fill, listing, who
 from mpdoctor.diagnose.waitfor import Graph, pipe_of
 from mpdoctor.model import Finding, Process, Severity, Thread, WaitKind
 
@@ -77,8 +77,8 @@ def _feeder(g: Graph, root: Process, main: Thread) -> Optional[Finding]:
     readers = sorted({h.pid for h in pipe.readers}) if pipe else []
     evidence = [describe(s, root, main), describe(s, root, feeder),
                 f"{feeder.wait.target} {fill(pipe)}; its read end is held only by "
-                + ", ".join(f"{who(s, p)}{' itself' if p == root.pid else ' (stuck)'}"
-                            for p in readers)]
+                + listing([f"{who(s, p)}{' itself' if p == root.pid else ' (stuck)'}"
+                           for p in readers])]
     evidence.extend(dead_children(s, root.pid))
     summary = (f"the main program of {who(s, root.pid)} has finished, but the interpreter cannot "
                "exit: it waits for a queue's feeder thread to write data into a pipe that no "

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import List, Optional, Tuple
 
 from mpdoctor.diagnose import stacks
-from mpdoctor.diagnose.describe import dead_children, describe, who
+from mpdoctor.diagnose.describe import dead_children, describe, listing, who
 from mpdoctor.diagnose.waitfor import Graph
 from mpdoctor.model import Finding, Process, Severity, Thread, WaitKind
 
@@ -118,7 +118,7 @@ def _finding(g: Graph, proc: Process, thread: Thread, prim: Tuple[str, str, str]
         held = [f"{who(s, proc.pid)} itself (waiting)"] + [
             f"{who(s, p)} (stuck)" for p in sharers if p != proc.pid]
         evidence.append(f"it needs {signaller}; the processes that share it are only "
-                        f"{', '.join(held)}")
+                        f"{listing(held)}")
     evidence.extend(dead_children(s, proc.pid))
     if what.startswith("queue.Queue") and (s.started_by(proc.pid) or dead_children(s, proc.pid)):
         evidence.append("child processes got their own copy of this queue.Queue (it is not "

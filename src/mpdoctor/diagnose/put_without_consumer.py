@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import List
 
 from mpdoctor.diagnose import stacks
-from mpdoctor.diagnose.describe import dead_children, describe, fill, who
+from mpdoctor.diagnose.describe import dead_children, describe, fill, listing, who
 from mpdoctor.diagnose.waitfor import Graph, pipe_of
 from mpdoctor.model import Finding, Process, Severity, Thread, WaitKind
 
@@ -55,8 +55,8 @@ def _finding(g: Graph, proc: Process, thread: Thread, bounded: bool) -> Finding:
         what = "Queue.put() on a full bounded queue"
         evidence.append("a bounded queue's put() waits for a get() to free a slot; the processes "
                         "that share the queue are only "
-                        + ", ".join([f"{who(s, proc.pid)} itself (waiting)"]
-                                    + [f"{who(s, p)} (stuck)" for p in sharers if p != proc.pid]))
+                        + listing([f"{who(s, proc.pid)} itself (waiting)"]
+                                  + [f"{who(s, p)} (stuck)" for p in sharers if p != proc.pid]))
         consumers = sharers
     else:
         pipe = pipe_of(s, w.target)
@@ -66,7 +66,7 @@ def _finding(g: Graph, proc: Process, thread: Thread, bounded: bool) -> Finding:
         held = [f"{who(s, p)} itself (waiting)" if p == proc.pid else f"{who(s, p)} (stuck)"
                 for p in readers]
         evidence.append(f"{w.target} {fill(pipe)}; its read end is held only by "
-                        + ", ".join(held))
+                        + listing(held))
         consumers = readers
     evidence.extend(dead_children(s, proc.pid))
     summary = (f"{who(s, proc.pid)} blocks in {what}{where}: the queue is full and no process "

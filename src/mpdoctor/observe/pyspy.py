@@ -163,8 +163,15 @@ class Dumper:
         if self.exe is None:
             return {p: Dump(p, error="py-spy is not installed") for p in pids}
         exe = self.exe
-        with ThreadPoolExecutor(max_workers=min(self.workers, max(1, len(pids)))) as pool:
-            results = pool.map(
-                lambda p: dump_one(exe, p, self.helpers.add, self.helpers.discard,
-                                   with_locals=with_locals), pids)
-            return {d.pid: d for d in results}
+
+        def one(p: int) -> Dump:
+            return dump_one(exe, p, self.helpers.add, self.helpers.discard,
+                            with_locals=with_locals)
+
+        try:
+            with ThreadPoolExecutor(max_workers=min(self.workers, max(1, len(pids)))) as pool:
+                return {d.pid: d for d in pool.map(one, pids)}
+        except RuntimeError:
+            # no thread can be started (a process limit, ulimit -u, is reached): one at a
+            # time, in this thread; slower, but the report keeps its stacks
+            return {p: one(p) for p in pids}

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Set
 from mpdoctor.debug import log
 from mpdoctor.observe import procfs
 from mpdoctor.run.events import Receiver
+from mpdoctor.run.janitor import Janitor
 
 if TYPE_CHECKING:  # the rest is imported after the script has been started (start-up time)
     from mpdoctor.diagnose import Diagnosis
@@ -97,6 +98,13 @@ class Supervisor:
         self.argv = argv
         self.timeout = timeout
         self.env = env
+        #: signals ignored when mpdoctor started; the script gets them ignored too
+        self._ignored: Set[int] = {sig for sig in FORWARDED + (signal.SIGCHLD,)
+                                   if signal.getsignal(sig) is signal.SIG_IGN}
+        #: the signal mask mpdoctor started with; the script gets it too
+        self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+        # first, while mpdoctor has no other thread: the janitor forks it (see janitor.py)
+        self.janitor = Janitor(self._ignored, self._mask)
         self.receiver: Optional[Receiver] = Receiver(
             debug=bool(os.environ.get("MPDOCTOR_DEBUG"))) if hooks else None
         self._dumper = dumper
@@ -105,10 +113,6 @@ class Supervisor:
         self._status: Optional[int] = None
         self._wake_r = self._wake_w = -1
         self._old_handlers: Dict[int, object] = {}
-        #: signals ignored when mpdoctor started; the script gets them ignored too
-        self._ignored: Set[int] = set()
-        #: the signal mask mpdoctor started with; the script gets it too
-        self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
         self._tty_fd: Optional[int] = None
         self._sentinel: Optional[subprocess.Popen] = None
         self._sentinel_r = -1
@@ -129,13 +133,11 @@ class Supervisor:
             pass
 
         for sig in FORWARDED + (signal.SIGCHLD,):
-            if signal.getsignal(sig) is signal.SIG_IGN:
+            if sig in self._ignored and sig != signal.SIGCHLD:
                 # ignored by whoever started mpdoctor (nohup, a background job): the script
                 # inherits it ignored, as it would from a plain `python`; mpdoctor ignores it
                 # too, so that it stops nothing either
-                self._ignored.add(sig)
-                if sig != signal.SIGCHLD:  # mpdoctor itself must still hear its children
-                    continue
+                continue
             self._old_handlers[sig] = signal.signal(sig, handler)
 
     def _restore_signals(self, had_terminal: bool = False) -> None:
@@ -150,30 +152,14 @@ class Supervisor:
             if fd >= 0:
                 os.close(fd)
 
-    def _spawn(self) -> subprocess.Popen:
-        ignored = sorted(self._ignored)
-        mask = self._mask
-
-        def child_setup() -> None:
-            os.setpgid(0, 0)
-            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-            # what plain python would have inherited from mpdoctor's caller: the dispositions
-            # mpdoctor replaced with handlers of its own are back to ignored (exec resets the
-            # other handlers to the default, as for any program), and the signal mask
-            for sig in ignored:
-                signal.signal(sig, signal.SIG_IGN)
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-
+    def _spawn(self) -> int:
+        """Start the script (through the janitor); its pid."""
         env = dict(os.environ if self.env is None else self.env)
         if self.receiver is not None:
             env.update(self.receiver.env())
-        proc = subprocess.Popen(self.argv, env=env, close_fds=False, preexec_fn=child_setup)
-        try:
-            os.setpgid(proc.pid, proc.pid)  # also from here, as shells do: no race on the group
-        except OSError:
-            pass
-        self._foreground(proc.pid)
-        return proc
+        pid = self.janitor.spawn(self.argv, env)
+        self._foreground(pid)
+        return pid
 
     def _start_sentinel(self, pgid: int) -> None:
         """On a terminal, Ctrl-C goes to the script's (foreground) group, never to mpdoctor.
@@ -243,18 +229,33 @@ class Supervisor:
 
     # -- the tree ------------------------------------------------------------------------------
     def _tops(self) -> List[int]:
+        """The top of the tree: the janitor's children (the script, and every orphan of the
+        tree, re-parented to the janitor), and any of mpdoctor's own children that are not its
+        helpers (should the janitor die, orphans come to mpdoctor, a subreaper too)."""
         sentinel = self._sentinel.pid if self._sentinel is not None else None
         helpers = self._dumper.helpers if self._dumper is not None else ()
-        return [p for p in procfs.own_children() if p not in helpers and p != sentinel]
+        mine = [p for p in procfs.own_children()
+                if p not in helpers and p != sentinel and p != self.janitor.pid]
+        below = []
+        for tid in procfs.tasks(self.janitor.pid):
+            below.extend(procfs.children(self.janitor.pid, tid) or [])
+        return below + mine
 
     def _reap(self) -> None:
-        for pid in self._tops():
-            try:
-                got, status = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
+        if self._status is None:
+            self._status = self.janitor.poll()
+        me = os.getpid()
+        for pid in procfs.own_children():
+            # orphans that came to mpdoctor rather than the janitor, once they have ended
+            if pid == self.janitor.pid or (self._sentinel is not None
+                                           and pid == self._sentinel.pid):
                 continue
-            if got == pid and pid == self.root_pid:
-                self._status = os.waitstatus_to_exitcode(status)
+            st = procfs.stat(pid)
+            if st is not None and st.state in ("Z", "X") and st.ppid == me:
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
 
     def stop_tree(self) -> int:
         """SIGKILL every process of the tree until none is left; returns how many were hit.
@@ -305,6 +306,7 @@ class Supervisor:
         if not _prctl(PR_SET_CHILD_SUBREAPER, 1):
             self.notes.append("could not become a child subreaper: processes that detach "
                               "(double fork, setsid) may escape the watch")
+        self.notes.extend(self.janitor.notes)
         # pipes and sockets mpdoctor itself holds (its stdio, inherited fds) lead outside
         outside = {procfs.channel_inode(t) for t in (procfs.fds(os.getpid()) or {}).values()}
         outside.discard(None)
@@ -312,18 +314,20 @@ class Supervisor:
         started_at = time.time()
         t0 = time.monotonic()
         try:
-            proc = self._spawn()
+            pid = self._spawn()
         except BaseException:
             self._restore_signals()
+            self.janitor.close()
             raise
-        self.root_pid = proc.pid
-        log(f"new process: {os.getpid()} -> {proc.pid} {' '.join(self.argv)}")
+        self.root_pid = pid
+        log(f"new process: {os.getpid()} -> {self.janitor.pid} -> {pid} {' '.join(self.argv)}")
         try:
-            outcome = self._watch(proc, outside, t0)  # type: ignore[arg-type]
+            outcome = self._watch(outside, t0)
         except BaseException:
             self.stop_tree()  # whatever went wrong in mpdoctor, the script's tree goes too
             raise
         finally:
+            self.janitor.close()
             log("verdict reached; restoring the terminal and signals")
             had_terminal = self._tty_fd is not None
             self._stop_sentinel()
@@ -339,7 +343,6 @@ class Supervisor:
                                        or outcome.events):
                 outcome.notes.append(f"{self.receiver.lost} events from the hooks were lost "
                                      "(the report may miss a put site or a pickling error)")
-        proc.returncode = outcome.status if outcome.status is not None else -9
         return outcome
 
     def _watchdog(self, outside: Set[int]) -> "Watchdog":
@@ -354,7 +357,7 @@ class Supervisor:
         return Watchdog(self.root_pid, reader, Snapshotter(self.root_pid, reader, outside,
                                                            events=events))
 
-    def _watch(self, proc: subprocess.Popen, outside: Set[int], t0: float) -> Outcome:
+    def _watch(self, outside: Set[int], t0: float) -> Outcome:
         dog: Optional["Watchdog"] = None
         deadline = t0 + self.timeout if self.timeout is not None else None
         term_deadline: Optional[float] = None
@@ -364,7 +367,8 @@ class Supervisor:
             timeout = dog.interval if dog is not None else FIRST_POLL
             if deadline is not None:
                 timeout = max(0.0, min(timeout, deadline - time.monotonic()))
-            watched = [self._wake_r] + ([self._sentinel_r] if self._sentinel_r >= 0 else [])
+            watched = [self._wake_r, self.janitor.fd] + (
+                [self._sentinel_r] if self._sentinel_r >= 0 else [])
             try:
                 ready, _, _ = select.select(watched, [], [], timeout)
             except InterruptedError:

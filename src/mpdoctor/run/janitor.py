@@ -1,0 +1,307 @@
+"""The janitor: a small process between mpdoctor and the script that stops the whole tree when
+mpdoctor dies, even by SIGKILL.
+
+mpdoctor forks it first thing, while it has no other thread.  The janitor
+
+* is the tree's child subreaper (``PR_SET_CHILD_SUBREAPER``): every process of the tree that is
+  orphaned (a double fork, ``setsid``) is re-parented to it, never to pid 1, so the tree stays
+  in reach;
+* starts the script when mpdoctor asks (fork, then exec, with the script's own process group,
+  ``PR_SET_PDEATHSIG``, and the signal dispositions and mask plain python would inherit), tells
+  mpdoctor its pid, reaps everything that ends below it, and tells mpdoctor the script's exit
+  status;
+* holds the read end of a pipe whose only writer is mpdoctor: when mpdoctor ends, however it
+  ends, the kernel closes that pipe, and the janitor kills every process still below it, then
+  exits.  That is the guarantee: it needs no cooperation from mpdoctor.
+
+It sits in a process group of its own (in mpdoctor's session, so that the script keeps the
+terminal), so that a signal for mpdoctor's group does not reach it, and it ignores the signals
+a terminal or a user sends to stop a job.  What remains possible: killing the janitor itself
+(by its pid) together with mpdoctor leaves the processes that were already orphaned with no
+one to stop them (the script itself still dies: its parent-death signal).
+
+Messages, one line each, as ``repr`` of tuples (read with ``ast.literal_eval``):
+mpdoctor -> janitor ``("spawn", argv, env)``; janitor -> mpdoctor ``("pid", N)``,
+``("error", errno, text)`` (the exec failed), ``("exit", status)`` (as
+``os.waitstatus_to_exitcode``).
+"""
+
+from __future__ import annotations
+
+import ast
+import ctypes
+import os
+import select
+import signal
+from typing import Dict, List, Optional, Sequence, Set, Tuple
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+
+#: the signals a terminal or a user sends to stop a job: the janitor outlives them
+SHIELDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGTSTP,
+            signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2)
+#: subprocess's ``restore_signals``: what Python itself ignores goes back to the default
+RESTORED = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ")
+                 if hasattr(signal, name))
+
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+class Janitor:
+    """mpdoctor's handle on the janitor process."""
+
+    def __init__(self, ignored: Set[int], mask: Set[int]) -> None:
+        to_r, self._to_w = os.pipe2(os.O_CLOEXEC)
+        self._from_r, from_w = os.pipe2(os.O_CLOEXEC)
+        pid = os.fork()
+        if pid == 0:  # the janitor
+            code = 1
+            try:
+                os.close(self._to_w)
+                os.close(self._from_r)
+                code = _main(to_r, from_w, ignored, mask)
+            finally:
+                os._exit(code)
+        os.close(to_r)
+        os.close(from_w)
+        self.pid = pid
+        self.notes: List[str] = []
+        self._pending: List[tuple] = []
+        self._buffer = b""
+        self.exited: Optional[int] = None  # the script's exit status, once known
+
+    @property
+    def fd(self) -> int:
+        """Readable when the janitor has something to say (for ``select``)."""
+        return self._from_r
+
+    def _send(self, message: tuple) -> None:
+        os.write(self._to_w, (repr(message) + "\n").encode())
+
+    def _lines(self, block: bool) -> List[tuple]:
+        out: List[tuple] = []
+        while True:
+            if b"\n" in self._buffer:
+                line, self._buffer = self._buffer.split(b"\n", 1)
+                out.append(ast.literal_eval(line.decode()))
+                continue
+            if not block:
+                r, _, _ = select.select([self._from_r], [], [], 0)
+                if not r:
+                    return out
+            data = os.read(self._from_r, 65536)
+            if not data:
+                return out  # the janitor is gone
+            self._buffer += data
+            if block and b"\n" in self._buffer:
+                block = False
+
+    def spawn(self, argv: Sequence[str], env: Dict[str, str]) -> int:
+        """Start the script; its pid.  ``OSError`` when it cannot be executed."""
+        self._send(("spawn", list(argv), dict(env)))
+        while True:
+            messages = self._lines(block=True)
+            if not messages:
+                raise OSError(0, "the janitor process ended")
+            for i, m in enumerate(messages):
+                if m[0] == "note":
+                    self.notes.append(str(m[1]))
+                elif m[0] == "pid":
+                    self._pending = messages[i + 1:]
+                    return int(m[1])
+                elif m[0] == "error":
+                    raise OSError(int(m[1]), str(m[2]))
+
+    def poll(self) -> Optional[int]:
+        """The script's exit status once the janitor has reported it (never blocks)."""
+        messages = self._pending + self._lines(block=False)
+        self._pending = []
+        for m in messages:
+            if m[0] == "exit":
+                self.exited = int(m[1])
+        return self.exited
+
+    def close(self, timeout: float = 5.0) -> None:
+        """mpdoctor is done: the janitor stops what is left below it and exits."""
+        try:
+            os.close(self._to_w)
+        except OSError:
+            pass
+        import time
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                got, _ = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if got == self.pid or time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
+        try:
+            os.close(self._from_r)
+        except OSError:
+            pass
+
+
+# --------------------------------------------------------------------------------------------
+# the janitor process itself
+
+
+def _children(pid: int) -> List[int]:
+    out: List[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.extend(int(x) for x in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _descendants(pid: int) -> List[int]:
+    out: List[int] = []
+    stack = [pid]
+    seen = {pid}
+    while stack:
+        for kid in _children(stack.pop()):
+            if kid not in seen:
+                seen.add(kid)
+                out.append(kid)
+                stack.append(kid)
+    return out
+
+
+def _reap(root: int, report) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if pid == root:
+            report(("exit", os.waitstatus_to_exitcode(status)))
+
+
+def _stop_everything(me: int) -> None:
+    """SIGKILL everything below the janitor until nothing is left (bounded)."""
+    import time
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        below = _descendants(me)
+        if not below:
+            return
+        for pid in below:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _reap(-1, lambda m: None)
+        time.sleep(0.005)
+
+
+def _spawn(argv: List[str], env: Dict[str, str], ignored: Set[int], mask: Set[int]
+           ) -> Tuple[Optional[int], Optional[Tuple[int, str]]]:
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:  # the script
+        try:
+            os.close(err_r)
+            os.setpgid(0, 0)
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            for sig in SHIELDED + RESTORED:
+                signal.signal(sig, signal.SIG_IGN if sig in ignored else signal.SIG_DFL)
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN if signal.SIGCHLD in ignored
+                          else signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            os.execve(argv[0], argv, env)
+        except OSError as exc:
+            os.write(err_w, repr((exc.errno or 0, exc.strerror or str(exc))).encode())
+        except BaseException as exc:  # noqa: BLE001 - reported to mpdoctor, never raised
+            os.write(err_w, repr((0, f"{type(exc).__name__}: {exc}")).encode())
+        os._exit(127)
+    os.close(err_w)
+    try:
+        os.setpgid(pid, pid)  # also from here, as shells do: no race on the group
+    except OSError:
+        pass
+    data = b""
+    while True:
+        chunk = os.read(err_r, 4096)
+        if not chunk:
+            break
+        data += chunk
+    os.close(err_r)
+    if data:
+        os.waitpid(pid, 0)
+        errno, text = ast.literal_eval(data.decode())
+        return None, (int(errno), str(text))
+    return pid, None
+
+
+def _main(to_r: int, from_w: int, ignored: Set[int], mask: Set[int]) -> int:
+    me = os.getpid()
+    for sig in SHIELDED:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.set_wakeup_fd(-1)
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+    subreaper = _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *a: None)  # interrupts the select below
+
+    def report(message: tuple) -> None:
+        try:
+            os.write(from_w, (repr(message) + "\n").encode())
+        except OSError:
+            pass
+
+    if not subreaper:
+        report(("note", "the janitor could not become a child subreaper: processes that "
+                        "detach (double fork, setsid) may escape the watch"))
+    root = -1
+    buffer = b""
+    while True:
+        try:
+            ready, _, _ = select.select([to_r, wake_r], [], [])
+        except InterruptedError:
+            ready = [wake_r]
+        if wake_r in ready:
+            try:
+                os.read(wake_r, 512)
+            except OSError:
+                pass
+            _reap(root, report)
+        if to_r in ready:
+            data = os.read(to_r, 1 << 20)
+            if not data:
+                break  # mpdoctor has ended, one way or another
+            buffer += data
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                message = ast.literal_eval(line.decode())
+                if message[0] == "spawn" and root < 0:
+                    pid, error = _spawn(message[1], message[2], ignored, mask)
+                    if error is not None:
+                        report(("error", *error))
+                    else:
+                        root = pid  # type: ignore[assignment]
+                        report(("pid", root))
+                    _reap(root, report)
+    _stop_everything(me)
+    return 0
