@@ -17,6 +17,7 @@ import pytest
 
 from conftest import DEADLOCK, REPRO, ROOT, USAGE, kill_session, run_check
 from mpdoctor import catalogue, diagnose
+from mpdoctor.diagnose import registry
 from mpdoctor.errors import UsageError
 
 CASES = catalogue.cases(REPRO)
@@ -25,15 +26,38 @@ DOCS = ROOT / "docs"
 
 
 def emitted_slugs() -> set:
-    """Every slug mpdoctor can put in a report: the registry, checked against the rule modules
-    (a module's SLUG, or its slug constants) so that a new rule cannot be left out of it."""
-    slugs = set(diagnose.SLUGS)
+    """Every slug mpdoctor can put in a report: the registry's."""
+    return set(registry.SLUGS)
+
+
+def test_every_rule_module_registers_its_slugs_and_rules():
+    """A slug constant in a rule module that the registry does not know, or a rule module
+    with no rule, would be a diagnosis that can never be reported."""
     for info in pkgutil.iter_modules(diagnose.__path__):
+        if info.name in diagnose._HELPERS:
+            continue
         module = importlib.import_module(f"mpdoctor.diagnose.{info.name}")
         declared = {v for k, v in vars(module).items() if (k == "SLUG" or k.isupper())
                     and isinstance(v, str) and re.fullmatch(r"[a-z]+(-[a-z]+)+", v)}
-        assert declared <= slugs, f"{info.name} declares slugs missing from SLUGS: {declared}"
-    return slugs
+        assert declared <= set(registry.SLUGS), f"{info.name}: {declared}"
+        assert any(r.func.__module__ == module.__name__ for r in registry.RULES), info.name
+    assert set(diagnose.SLUGS) == set(registry.SLUGS)
+
+
+def test_the_docs_index_and_site_navigation_list_every_slug():
+    index = set(re.findall(r"\[([a-z-]+)\]\(diagnoses/\1\.md\)", (DOCS / "index.md").read_text()))
+    nav = set(re.findall(r"- ([a-z-]+): diagnoses/\1\.md", (ROOT / "mkdocs.yml").read_text()))
+    assert index == set(registry.SLUGS)
+    assert nav == set(registry.SLUGS)
+
+
+def test_the_readme_table_is_the_registry():
+    """README.md's table of diagnoses says what the registry says, slug for slug."""
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("| slug | what |"):]
+    table = table[:table.index("\n\n")]
+    rows = dict(re.findall(r"^\| `([a-z-]+)` \| (.+) \|$", table, re.M))
+    assert rows == {s: info.title for s, info in registry.SLUGS.items()}
 
 
 # -- the catalogue's claims ----------------------------------------------------------------------

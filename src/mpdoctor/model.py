@@ -302,6 +302,10 @@ class Finding:
     repro: str = ""  # a runnable reproducer of the fix, relative to the project root
     pids: Tuple[int, ...] = ()  # the processes involved
     data: Dict[str, Any] = field(default_factory=dict)  # the same evidence, machine-readable
+    #: the stuck threads (pid, tid) this finding explains: later, more generic rules leave them
+    explains: Tuple[Tuple[int, int], ...] = ()
+    #: the hooks' events this finding already reports (pickling errors, say)
+    linked: Tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,43 +10,34 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mpdoctor.diagnose import describe as describe_mod
-from mpdoctor.diagnose import stacks
-from mpdoctor.diagnose import (exit_blocked, fork_with_lock_held, get_without_producer,
-                               join_before_drain, main_guard, never_signalled, pipe_both_send,
-                               pool, put_without_consumer, unpicklable, waitfor)
+from mpdoctor.diagnose import registry, stacks, waitfor
+from mpdoctor.diagnose.registry import Phase
 from mpdoctor.model import Event, Finding, Link, Severity, Snapshot
 
-Rule = Callable[[waitfor.Graph], List[Finding]]
+UNEXPLAINED = registry.slug(
+    "unexplained-deadlock",
+    "a proven deadlock that matches no known pattern: the chain and every stack")
 
-#: rules for a proven deadlock, most specific first (a rule claims the threads it explains)
-RULES: Tuple[Rule, ...] = (
-    unpicklable.check,
-    pool.check,
-    join_before_drain.check,
-    exit_blocked.check,
-    fork_with_lock_held.check,
-    never_signalled.check,
-    pipe_both_send.check,
-    put_without_consumer.check,
-    get_without_producer.check,
-)
+#: modules of this package that hold no rules
+_HELPERS = {"describe", "registry", "stacks", "waitfor"}
 
-#: rules that describe a hang that cannot be proven (they accompany a "timeout" verdict)
-UNPROVEN_RULES: Tuple[Rule, ...] = (exit_blocked.check_unproven,)
 
-UNEXPLAINED = "unexplained-deadlock"
+def _load_rules() -> None:
+    """Import every rule module of the package: each registers its slugs and rules."""
+    import importlib
+    import pkgutil
+    for info in pkgutil.iter_modules(__path__):
+        if info.name not in _HELPERS:
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_load_rules()
 
 #: every slug mpdoctor can put in a report (each has docs/diagnoses/<slug>.md)
-SLUGS: Tuple[str, ...] = (
-    join_before_drain.SLUG, get_without_producer.SLUG, put_without_consumer.SLUG,
-    never_signalled.SLUG, fork_with_lock_held.SLUG, exit_blocked.SLUG, pipe_both_send.SLUG,
-    pool.WORKER_DIED, pool.HANDLER_DIED, pool.TERMINATED, unpicklable.UNPICKLABLE,
-    unpicklable.DROPPED,
-    main_guard.SLUG, UNEXPLAINED,
-)
+SLUGS: Tuple[str, ...] = tuple(registry.SLUGS)
 
 
 @dataclass(frozen=True)
@@ -69,9 +60,32 @@ def links(g: waitfor.Graph, nodes) -> Tuple[Link, ...]:
     return tuple(out)
 
 
+def _complete(f: Finding) -> Finding:
+    """A finding with its docs page and example from the registry, where the rule left them."""
+    info = registry.SLUGS.get(f.slug)
+    if info is None or (f.docs and f.repro):
+        return f
+    return dataclasses.replace(f, docs=f.docs or info.docs, repro=f.repro or info.repro)
+
+
+def run_rules(g: waitfor.Graph, phase: Phase) -> List[Finding]:
+    """Every rule of a graph phase, in the registry's order.  What each finding explains is
+    recorded on the graph here (and only here), so later rules leave those threads alone."""
+    out: List[Finding] = []
+    for r in registry.rules(phase):
+        for f in r.func(g):
+            g.claimed.update(f.explains)
+            g.linked_events.extend(f.linked)
+            out.append(_complete(f))
+    return out
+
+
 def diagnose_events(events: Sequence[Event], linked: Sequence[Event] = ()) -> List[Finding]:
     """Findings from the hooks' events alone (for any verdict, a clean exit included)."""
-    return unpicklable.from_events(events, linked) + main_guard.from_events(events)
+    out: List[Finding] = []
+    for r in registry.rules(Phase.EVENTS):
+        out.extend(_complete(f) for f in r.func(events, linked))
+    return out
 
 
 def diagnose(snapshot: Snapshot) -> Diagnosis:
@@ -80,16 +94,12 @@ def diagnose(snapshot: Snapshot) -> Diagnosis:
     if not g.deadlocked:
         movable = tuple(Link(pid, tid, f"{describe_mod.who(snapshot, pid)}, thread {tid}: {why}")
                         for (_, pid, tid), why in sorted(g.live_reason.items()))
-        hints: List[Finding] = []
-        for rule in UNPROVEN_RULES:
-            hints.extend(rule(g))
+        hints = run_rules(g, Phase.UNPROVEN)
         hints.extend(unless_hidden_timers(snapshot, g))
         hints.extend(diagnose_events(snapshot.events))
         return Diagnosis(False, (), tuple(hints), stuck, movable)
     chain = links(g, waitfor.chain(g))
-    findings: List[Finding] = []
-    for rule in RULES:
-        findings.extend(rule(g))
+    findings = run_rules(g, Phase.DEADLOCK)
     extra = diagnose_events(snapshot.events, g.linked_events)
     if not findings and not any(f.severity is Severity.ERROR for f in extra):
         findings.append(unexplained(g, chain))
@@ -152,9 +162,7 @@ def unless_hidden_timers(snapshot: Snapshot, g: waitfor.Graph) -> List[Finding]:
     assumed = waitfor.build(snapshot, hidden_timers=False)
     if not assumed.deadlocked:
         return []
-    found: List[Finding] = []
-    for rule in RULES:
-        found.extend(rule(assumed))
+    found = run_rules(assumed, Phase.DEADLOCK)
     if not found:
         found.append(unexplained(assumed, links(assumed, waitfor.chain(assumed))))
     who = ", ".join(describe_mod.who(snapshot, pid) for pid in doubts[:5])

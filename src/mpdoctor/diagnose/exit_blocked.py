@@ -12,14 +12,18 @@ polling (``get(timeout=...)`` in a loop), it cannot be proven, but the finding a
 
 from __future__ import annotations
 
+import dataclasses
 from typing import List, Optional
 
+from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import dead_children, describe, fill, listing, who
 from mpdoctor.diagnose.waitfor import Graph, pipe_of
 from mpdoctor.model import Finding, Process, Severity, Thread, WaitKind
 
-SLUG = "exit-blocked-by-child"
+SLUG = slug("exit-blocked-by-child",
+            "the script finished, but exit waits for a non-daemon child or a queue's feeder "
+            "thread", "exit_blocked_by_child/fix_stop_and_drain.py")
 DOCS = "docs/diagnoses/exit-blocked-by-child.md"
 
 FIX_FEEDER = ("Everything put on a queue must be read before the process can exit: make sure a "
@@ -38,10 +42,12 @@ def at_exit(thread: Thread) -> bool:
                 or stacks.in_function(thread, "threading.py", ["_shutdown"]))
 
 
+@rule(Phase.DEADLOCK, 40, (SLUG,))
 def check(g: Graph) -> List[Finding]:
     return _check(g, proven=True)
 
 
+@rule(Phase.UNPROVEN, 40, (SLUG,))
 def check_unproven(g: Graph) -> List[Finding]:
     return _check(g, proven=False)
 
@@ -62,8 +68,7 @@ def _check(g: Graph, proven: bool) -> List[Finding]:
         f = _child(g, root, main, proven)
     if f is None:
         return []
-    g.claim(root.pid, [t.tid for t in root.threads])
-    return [f]
+    return [dataclasses.replace(f, explains=tuple((root.pid, t.tid) for t in root.threads))]
 
 
 def _feeder(g: Graph, root: Process, main: Thread) -> Optional[Finding]:

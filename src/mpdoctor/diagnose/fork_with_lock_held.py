@@ -9,14 +9,18 @@ thread in the child; the parent has other threads.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import List
 
+from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import describe, wait_text, who
 from mpdoctor.diagnose.waitfor import DEAD_THREAD_STATES, Graph
 from mpdoctor.model import Finding, Process, Severity, Thread, WaitKind
 
-SLUG = "fork-with-lock-held"
+SLUG = slug("fork-with-lock-held",
+            "a forked child waits for a lock another thread of its parent held at fork time",
+            "fork_with_lock_held/fix_spawn.py")
 DOCS = "docs/diagnoses/fork-with-lock-held.md"
 SPAWNED = "from multiprocessing.spawn import spawn_main"
 
@@ -26,6 +30,7 @@ FIX = ("Do not fork while other threads may hold locks: use the 'spawn' or 'fork
        "after_in_parent=lock.release, after_in_child=lock.release).")
 
 
+@rule(Phase.DEADLOCK, 50, (SLUG,))
 def check(g: Graph) -> List[Finding]:
     s = g.snapshot
     findings = []
@@ -44,8 +49,8 @@ def check(g: Graph) -> List[Finding]:
         others = [t for t in parent.threads if t.tid != parent.pid]
         if not others:
             continue  # a single-threaded parent: more likely a lock taken twice
-        findings.append(_finding(g, proc, thread, parent, others))
-        g.claim(proc.pid, [thread.tid])
+        findings.append(dataclasses.replace(_finding(g, proc, thread, parent, others),
+                                            explains=((proc.pid, thread.tid),)))
     return findings
 
 

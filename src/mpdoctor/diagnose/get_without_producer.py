@@ -10,14 +10,18 @@ will not come either.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import List
 
+from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import dead_children, describe, who
 from mpdoctor.diagnose.waitfor import Graph, pipe_of
 from mpdoctor.model import Finding, Pipe, Process, Severity, Thread, WaitKind
 
-SLUG = "get-without-producer"
+SLUG = slug("get-without-producer",
+            "a `get()`/`recv()` waits on a pipe no living process can write to",
+            "get_without_producer/fix_always_put.py")
 DOCS = "docs/diagnoses/get-without-producer.md"
 
 
@@ -32,14 +36,15 @@ def _read_pipe(g: Graph, thread: Thread) -> List[Pipe]:
     return []
 
 
+@rule(Phase.DEADLOCK, 90, (SLUG,))
 def check(g: Graph) -> List[Finding]:
     findings = []
     for proc, thread in list(g.stuck_threads()):
         pipes = _read_pipe(g, thread)
         if not pipes:
             continue
-        findings.append(_finding(g, proc, thread, pipes))
-        g.claim(proc.pid, [thread.tid])
+        findings.append(dataclasses.replace(_finding(g, proc, thread, pipes),
+                                            explains=((proc.pid, thread.tid),)))
     return findings
 
 

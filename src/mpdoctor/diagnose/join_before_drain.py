@@ -14,14 +14,18 @@ every holder of the pipe's read end is stuck (``mpdoctor.diagnose.waitfor``).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Dict, List, Set, Tuple
 
+from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import describe, fill, who
 from mpdoctor.diagnose.waitfor import Graph, pipe_of
 from mpdoctor.model import Finding, Pipe, Process, Role, Severity, Thread, WaitKind
 
-SLUG = "join-before-drain"
+SLUG = slug("join-before-drain",
+            "a process joins a child that cannot exit before the process reads what the child "
+            "wrote", "join_before_drain/fix_drain_first.py")
 DOCS = "docs/diagnoses/join-before-drain.md"
 REPRO = "repro/join_before_drain/fix_drain_first.py"
 
@@ -67,6 +71,7 @@ def _pids(pids) -> str:
     return ", ".join(map(str, pids))
 
 
+@rule(Phase.DEADLOCK, 30, (SLUG,))
 def check(g: Graph) -> List[Finding]:
     s = g.snapshot
     writers = blocked_writers(g)
@@ -94,12 +99,11 @@ def check(g: Graph) -> List[Finding]:
                 used.add(inode)
                 pipe = s.pipe_by_inode[inode]
                 f = _finding(g, proc, t, awaited, pipe, blocked)
-                findings.append(f)
                 # the whole knot is explained: every stuck process holding an end of the pipe
                 knot = set(f.pids) | {h.pid for h in pipe.readers + pipe.writers
                                       if g.process_stuck(h.pid)}
-                for pid in knot:
-                    g.claim(pid, [th.tid for th in s.by_pid[pid].threads])
+                findings.append(dataclasses.replace(f, explains=tuple(
+                    (pid, th.tid) for pid in sorted(knot) for th in s.by_pid[pid].threads)))
     return findings
 
 

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from typing import Iterable, List
 
+from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.model import Event, Finding, Severity
 
-SLUG = "missing-main-guard"
+SLUG = slug("missing-main-guard",
+            "spawned children re-run the main module's process-starting code (no `__main__` "
+            "guard)", "missing_main_guard/fix_main_guard.py")
 
 
-def from_events(events: Iterable[Event]) -> List[Finding]:
+@rule(Phase.EVENTS, 20, (SLUG,))
+def from_events(events: Iterable[Event], linked: Iterable[Event] = ()) -> List[Finding]:
     hits = [e for e in events if e.kind == "main-guard"]
     if not hits:
         return []

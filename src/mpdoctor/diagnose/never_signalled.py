@@ -10,14 +10,18 @@ primitive and the line.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import List, Optional, Tuple
 
+from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import dead_children, describe, listing, who
 from mpdoctor.diagnose.waitfor import Graph
 from mpdoctor.model import Finding, Process, Severity, Thread, WaitKind
 
-SLUG = "never-signalled"
+SLUG = slug("never-signalled",
+            "`Event`/`Condition`/`Barrier`/`Semaphore`/`JoinableQueue.join()` that nothing "
+            "alive can signal", "never_signalled/fix_signal_always.py")
 DOCS = "docs/diagnoses/never-signalled.md"
 
 # the call the user made -> (what it is, who must signal it, the fix)
@@ -83,6 +87,7 @@ def primitive(thread: Thread) -> Optional[Tuple[str, str, str]]:
     return None
 
 
+@rule(Phase.DEADLOCK, 60, (SLUG,))
 def check(g: Graph) -> List[Finding]:
     findings = []
     for proc, thread in list(g.stuck_threads()):
@@ -91,8 +96,8 @@ def check(g: Graph) -> List[Finding]:
         prim = primitive(thread)
         if prim is None:
             continue
-        findings.append(_finding(g, proc, thread, prim))
-        g.claim(proc.pid, [thread.tid])
+        findings.append(dataclasses.replace(_finding(g, proc, thread, prim),
+                                            explains=((proc.pid, thread.tid),)))
     return findings
 
 

@@ -10,14 +10,17 @@ process and themselves.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import List, Optional, Set, Tuple
 
+from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import describe, who
 from mpdoctor.diagnose.waitfor import Graph, pipe_of, socket_of
 from mpdoctor.model import Finding, Process, Severity, Thread, WaitKind
 
-SLUG = "pipe-both-send"
+SLUG = slug("pipe-both-send", "both ends of a `Pipe()` send before receiving",
+            "pipe_both_send/fix_alternate.py")
 DOCS = "docs/diagnoses/pipe-both-send.md"
 FIX = ("Do not let both sides send before receiving: agree on an order (one side receives "
        "first), or send from a separate thread while the main thread receives, or split large "
@@ -38,6 +41,7 @@ def _readers(g: Graph, thread: Thread) -> Optional[Set[int]]:
     return None
 
 
+@rule(Phase.DEADLOCK, 70, (SLUG,))
 def check(g: Graph) -> List[Finding]:
     writers: List[Tuple[Process, Thread, Set[int]]] = []
     for proc, thread in g.stuck_threads():
@@ -52,10 +56,9 @@ def check(g: Graph) -> List[Finding]:
             if (p.pid, t.tid) in done or (q.pid, u.tid) in done or p.pid == q.pid:
                 continue
             if q.pid in p_readers and p.pid in q_readers:
-                findings.append(_finding(g, p, t, q, u))
+                findings.append(dataclasses.replace(
+                    _finding(g, p, t, q, u), explains=((p.pid, t.tid), (q.pid, u.tid))))
                 done.update({(p.pid, t.tid), (q.pid, u.tid)})
-                g.claim(p.pid, [t.tid])
-                g.claim(q.pid, [u.tid])
     return findings
 
 

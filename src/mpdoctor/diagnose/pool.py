@@ -12,16 +12,24 @@ delivered and the caller waits forever.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import List, Optional
 
+from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import describe, who
 from mpdoctor.diagnose.waitfor import Graph
 from mpdoctor.model import Finding, Process, Severity, Thread
 
-WORKER_DIED = "pool-worker-died"
-HANDLER_DIED = "pool-result-handler-died"
-TERMINATED = "pool-terminated"
+WORKER_DIED = slug("pool-worker-died", "a `Pool` worker died holding a task; `map()` waits forever",
+                   "pool_worker_died/fix_process_pool_executor.py")
+HANDLER_DIED = slug("pool-result-handler-died",
+                    "the `Pool`'s result-handler thread died; results never arrive",
+                    "pool_result_handler_died/fix_picklable_exception.py")
+TERMINATED = slug("pool-terminated",
+                  "a result is awaited from a `Pool` that was terminated (or left its `with` "
+                  "block)",
+                  "pool_basics/terminate.py")
 POOL = "multiprocessing/pool.py"
 WAITS = ["wait", "get", "next", "__next__"]
 
@@ -58,6 +66,7 @@ def _replacement(worker: Process) -> bool:
                for t in worker.threads)
 
 
+@rule(Phase.DEADLOCK, 20, (WORKER_DIED, HANDLER_DIED, TERMINATED))
 def check(g: Graph) -> List[Finding]:
     findings = []
     for proc, thread in list(g.stuck_threads()):
@@ -67,10 +76,9 @@ def check(g: Graph) -> List[Finding]:
         f = (_terminated(g, proc, thread) or _handler_died(g, proc, thread)
              or _worker_died(g, proc, thread))
         if f is not None:
-            findings.append(f)
-            g.claim(proc.pid, [t.tid for t in proc.threads])
-            for w in _workers(g, proc):
-                g.claim(w.pid, [t.tid for t in w.threads])
+            explained = [(proc.pid, t.tid) for t in proc.threads] + [
+                (w.pid, t.tid) for w in _workers(g, proc) for t in w.threads]
+            findings.append(dataclasses.replace(f, explains=tuple(explained)))
         del entry
     return findings
 

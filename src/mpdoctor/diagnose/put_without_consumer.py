@@ -8,14 +8,18 @@ sleeps in ``write`` on a full pipe whose read end only stuck processes hold.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import List
 
+from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import dead_children, describe, fill, listing, who
 from mpdoctor.diagnose.waitfor import Graph, pipe_of
 from mpdoctor.model import Finding, Process, Severity, Thread, WaitKind
 
-SLUG = "put-without-consumer"
+SLUG = slug("put-without-consumer",
+            "a `put()`/`send()` blocks on a full queue or pipe whose consumer is gone",
+            "put_without_consumer/fix_consumer_survives.py")
 DOCS = "docs/diagnoses/put-without-consumer.md"
 
 FIX = ("Keep a consumer alive for as long as producers put: catch and report errors per item in "
@@ -23,6 +27,7 @@ FIX = ("Keep a consumer alive for as long as producers put: catch and report err
        "check the consumer (c.is_alive(), c.exitcode) so they stop when it is gone.")
 
 
+@rule(Phase.DEADLOCK, 80, (SLUG,))
 def check(g: Graph) -> List[Finding]:
     findings = []
     for proc, thread in list(g.stuck_threads()):
@@ -38,8 +43,8 @@ def check(g: Graph) -> List[Finding]:
         pipe = pipe_of(g.snapshot, w.target) if w.kind is WaitKind.WRITE else None
         if not bounded and pipe is None:
             continue
-        findings.append(_finding(g, proc, thread, bool(bounded)))
-        g.claim(proc.pid, [thread.tid])
+        findings.append(dataclasses.replace(_finding(g, proc, thread, bool(bounded)),
+                                            explains=((proc.pid, thread.tid),)))
     return findings
 
 

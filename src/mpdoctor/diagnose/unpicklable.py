@@ -11,15 +11,21 @@ deadlock, the drop and the stuck ``get()`` are reported as one finding.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import describe, who
 from mpdoctor.diagnose.waitfor import Graph, pipe_of
 from mpdoctor.model import Event, Finding, Severity, WaitKind
 
-UNPICKLABLE = "unpicklable-payload"
-DROPPED = "feeder-dropped-item"
+UNPICKLABLE = slug("unpicklable-payload",
+                   "something sent to another process cannot be pickled: the path to the culprit, "
+                   "the operation, the line", "unpicklable_payload/fix_module_function.py")
+DROPPED = slug("feeder-dropped-item",
+               "`Queue.put()` of an unpicklable object: the feeder thread dropped it (and the "
+               "`get()` it leaves waiting)", "feeder_dropped_item/fix_plain_data.py")
 
 
 def _fix(e: Event) -> str:
@@ -97,6 +103,7 @@ def _what(e: Event) -> str:
     return f"{d.get('op')}{where} could not pickle {path}"
 
 
+@rule(Phase.EVENTS, 10, (UNPICKLABLE, DROPPED))
 def from_events(events: Iterable[Event], linked: Iterable[Event] = ()) -> List[Finding]:
     """Findings for every pickling error the hooks saw, except the drops already reported
     together with the get() they left waiting."""
@@ -117,6 +124,7 @@ def from_events(events: Iterable[Event], linked: Iterable[Event] = ()) -> List[F
     return out
 
 
+@rule(Phase.DEADLOCK, 10, (DROPPED,))
 def check(g: Graph) -> List[Finding]:
     """A stuck get() whose item was dropped by a feeder: one finding for both."""
     s = g.snapshot
@@ -147,7 +155,7 @@ def check(g: Graph) -> List[Finding]:
                      pids=tuple(sorted({proc.pid, match.pid})))
         f.data["reader"] = {"pid": proc.pid, "tid": thread.tid,
                             "site": stacks.site(site)}
-        findings.append(f)
-        g.claim(proc.pid, [thread.tid])
-        g.linked_events.extend(e for e in drops if e.data.get("pipe") == pipe.inode)
+        findings.append(dataclasses.replace(
+            f, explains=((proc.pid, thread.tid),),
+            linked=tuple(e for e in drops if e.data.get("pipe") == pipe.inode)))
     return findings

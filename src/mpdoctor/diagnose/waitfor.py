@@ -77,9 +77,10 @@ class Graph:
     #: why a thread counts as able to act (for the report of a non-proof)
     live_reason: Dict[TNode, str] = field(default_factory=dict)
     live: Set[Node] = field(default_factory=set)
-    #: threads a rule has already explained; later, more generic rules leave them alone
+    #: threads a rule has already explained; later, more generic rules leave them alone (kept
+    #: by the rule driver, ``mpdoctor.diagnose.run_rules``, from ``Finding.explains``)
     claimed: Set[Tuple[int, int]] = field(default_factory=set)
-    #: hook events a rule has already reported as part of a deadlock finding
+    #: hook events a rule has already reported as part of a deadlock finding (``Finding.linked``)
     linked_events: List[Event] = field(default_factory=list)
 
     @property
@@ -105,9 +106,6 @@ class Graph:
             for t in p.threads:
                 if self.is_stuck(p.pid, t.tid) and (p.pid, t.tid) not in self.claimed:
                     yield p, t
-
-    def claim(self, pid: int, tids: Iterable[int]) -> None:
-        self.claimed.update((pid, tid) for tid in tids)
 
 
 def pipe_of(snapshot: Snapshot, target: str) -> Optional[Pipe]:

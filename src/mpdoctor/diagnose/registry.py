@@ -1,0 +1,99 @@
+"""The registry of diagnoses: every slug mpdoctor can report, and every rule that reports them.
+
+Adding a diagnosis is adding one module under ``mpdoctor/diagnose/``: it declares its slugs with
+:func:`slug` (a one-line title, its docs page ``docs/diagnoses/SLUG.md``, and the catalogue
+script that shows its fix) and its rule functions with :func:`rule`.  The driver
+(``mpdoctor.diagnose.diagnose``) imports every module of the package and runs the rules of each
+phase in their declared order.
+
+A rule is a pure function: it reads the graph (and the snapshot in it) and returns findings; it
+never changes the graph.  What a finding explains (``Finding.explains``: the stuck threads,
+``Finding.linked``: the hooks' events) is recorded by the driver, and later rules see those
+threads as explained and leave them alone.  So the order is the order of specificity: a rule
+that names a precise cause runs before a generic one that would describe the same threads.
+The orders in use (lower first):
+
+====  =====================================================================================
+ 10   pickling errors that explain a stuck get() (an item the feeder dropped)
+ 20   Pool internals (a terminated pool, a dead result handler, a dead worker)
+ 30   join-before-drain
+ 40   exit blocked by a child or a feeder
+ 50   fork with a lock held
+ 60   never-signalled primitives
+ 70   both ends sending
+ 80   put without a consumer
+ 90   get without a producer
+====  =====================================================================================
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Tuple
+
+
+class Phase(str, enum.Enum):
+    """When a rule runs."""
+
+    #: on a proven deadlock, over the wait-for graph: the findings explain stuck threads
+    DEADLOCK = "deadlock"
+    #: when nothing is proven: what the tree is doing, to accompany a timeout
+    UNPROVEN = "unproven"
+    #: from the hooks' events alone, whatever the verdict (an exit 0 included)
+    EVENTS = "events"
+
+
+@dataclass(frozen=True)
+class SlugInfo:
+    slug: str
+    title: str  # one line, for the README and docs index
+    #: the catalogue script that shows the fix (``case/file.py`` under repro/), or ""
+    example: str = ""
+
+    @property
+    def docs(self) -> str:
+        return f"docs/diagnoses/{self.slug}.md"
+
+    @property
+    def repro(self) -> str:
+        return f"repro/{self.example}" if self.example else ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str  # module.function
+    phase: Phase
+    order: int
+    slugs: Tuple[str, ...]
+    func: Callable
+
+
+SLUGS: Dict[str, SlugInfo] = {}
+RULES: List[Rule] = []
+
+
+def slug(name: str, title: str, example: str = "") -> str:
+    """Declare a slug; returns it (``SLUG = slug("join-before-drain", ...)``)."""
+    known = SLUGS.get(name)
+    if known is not None and known != SlugInfo(name, title, example):
+        raise ValueError(f"slug {name!r} declared twice, differently")
+    SLUGS[name] = SlugInfo(name, title, example)
+    return name
+
+
+def rule(phase: Phase, order: int, slugs: Tuple[str, ...]) -> Callable[[Callable], Callable]:
+    """Declare a rule function of the given phase and order, and the slugs it may report."""
+    def register(func: Callable) -> Callable:
+        name = f"{func.__module__.rsplit('.', 1)[-1]}.{func.__name__}"
+        unknown = [s for s in slugs if s not in SLUGS]
+        if unknown:
+            raise ValueError(f"rule {name} reports undeclared slugs {unknown}")
+        if not any(r.name == name for r in RULES):
+            RULES.append(Rule(name, phase, order, tuple(slugs), func))
+        return func
+    return register
+
+
+def rules(phase: Phase) -> List[Rule]:
+    return sorted((r for r in RULES if r.phase is phase), key=lambda r: (r.order, r.name))
