@@ -59,3 +59,22 @@ def test_owned_and_let_go():
         popen.wait()
         holder.proc.join()
         multiprocessing.active_children()  # reaps the one let go of
+
+
+def test_stopping_without_pidfds_goes_through_psutil_and_spares_a_reused_pid(monkeypatch):
+    """Where pidfds are missing, psutil signals, and only the process that was named (pid and
+    start time): a pid whose start time differs is never signalled."""
+    from mpdoctor.observe import procfs
+    from mpdoctor.run import stopping
+
+    monkeypatch.setattr(stopping, "_pidfd", lambda pid: None)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        start = procfs.stat(child.pid).starttime
+        assert stopping.stop([(child.pid, start + 1)], grace=0, kill_after=0.2) == []
+        assert child.poll() is None  # another "process" by that pid: left alone
+        assert stopping.stop([(child.pid, start)], grace=0) == [child.pid]
+        assert child.wait(timeout=30) == -9
+    finally:
+        child.kill()
+        child.wait()

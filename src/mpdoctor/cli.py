@@ -286,28 +286,10 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     except FileNotFoundError as err:
         raise TargetError(f"cannot start {command[0]!r}: {err.strerror}.",
                           "Check --python.") from err
+    from mpdoctor.exitcodes import exit_code
     from mpdoctor.report import Report
 
-    diagnosis = outcome.diagnosis
-    if diagnosis is None and any(e.kind in ("pickle-error", "main-guard")
-                                 for e in outcome.events):
-        from mpdoctor.diagnose import Diagnosis, diagnose_events
-        findings = tuple(diagnose_events(outcome.events))
-        diagnosis = Diagnosis(False, (), findings, ()) if findings else None
-    if outcome.verdict == "deadlock":
-        code = int(ExitCode.DEADLOCK)
-    elif outcome.verdict == "timeout":
-        code = int(ExitCode.TIMEOUT)
-    else:
-        st = outcome.status if outcome.status is not None else 0
-        code = st if st >= 0 else 128 - st
-        if code == 0 and args.strict and diagnosis is not None and diagnosis.findings:
-            code = int(ExitCode.FINDINGS)
-    report = Report(verdict=outcome.verdict, exit_code=code, command=tuple(command),
-                    status=outcome.status, diagnosis=diagnosis,
-                    snapshot=outcome.snapshot, duration=outcome.duration,
-                    proof_seconds=outcome.proof_seconds, timeout=timeout,
-                    notes=outcome.notes, stopped=outcome.stopped)
+    report = Report.of(outcome, exit_code(outcome, strict=args.strict), tuple(command), timeout)
     if args.save_snapshot and outcome.snapshot is not None:
         _save_snapshot(outcome.snapshot, args.save_snapshot, report)
     # the tree is gone; a late Ctrl-C (meant for the script) must not cut the report short
@@ -316,10 +298,11 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
         _emit(report, args)
     finally:
         signal.signal(signal.SIGINT, old)
-    return code
+    return report.exit_code
 
 
 def cmd_attach(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+    from mpdoctor.exitcodes import exit_code
     from mpdoctor.report import Report
     from mpdoctor.run.attach import attach
 
@@ -339,12 +322,8 @@ def cmd_attach(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
         if path is not None and path != "-":
             _check_writable(path, what)
     result = attach(pid, timeout)
-    code = {"deadlock": int(ExitCode.DEADLOCK), "timeout": int(ExitCode.TIMEOUT)}.get(
-        result.verdict, 0)
-    report = Report(verdict=result.verdict, exit_code=code, command=("attach", str(pid)),
-                    diagnosis=result.diagnosis, snapshot=result.snapshot,
-                    duration=result.duration, proof_seconds=result.proof_seconds,
-                    timeout=timeout, notes=result.notes)
+    code = exit_code(result)
+    report = Report.of(result, code, ("attach", str(pid)), timeout)
     if args.save_snapshot and result.snapshot is not None:
         _save_snapshot(result.snapshot, args.save_snapshot, report)
     _emit(report, args)

@@ -8,6 +8,10 @@ the stable contract (docs/cli.md) and never change meaning.
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from mpdoctor.model import Outcome
 
 
 class ExitCode(enum.IntEnum):
@@ -21,3 +25,25 @@ class ExitCode(enum.IntEnum):
     INTERNAL = 89
     #: with --strict: the script exited 0, but mpdoctor reported a finding (a dropped item...)
     FINDINGS = 90
+
+
+def exit_code(outcome: "Outcome", strict: bool = False) -> int:
+    """mpdoctor's exit status for an outcome: the one place it is decided."""
+    from mpdoctor.model import Verdict
+
+    if outcome.verdict is Verdict.DEADLOCK:
+        return int(ExitCode.DEADLOCK)
+    if outcome.verdict is Verdict.TIMEOUT:
+        return int(ExitCode.TIMEOUT)
+    if outcome.verdict is Verdict.EXITED:
+        return 0  # attach: the process ended while it was watched
+    return script_status(outcome.status, strict and bool(
+        outcome.diagnosis is not None and outcome.diagnosis.findings))
+
+
+def script_status(status: Optional[int], findings: bool = False) -> int:
+    """The script's own status as a shell reports it (128+N for a death by signal N); 90 in
+    place of 0 when ``findings`` (``--strict`` and mpdoctor reported something)."""
+    st = status if status is not None else 0
+    code = st if st >= 0 else 128 - st
+    return int(ExitCode.FINDINGS) if code == 0 and findings else code

@@ -317,6 +317,98 @@ class Link:
     text: str
 
 
+@dataclass(frozen=True)
+class Diagnosis:
+    """What the rules concluded from a snapshot."""
+
+    deadlock: bool
+    chain: Tuple[Link, ...]
+    findings: Tuple[Finding, ...]
+    stuck: Tuple[Tuple[int, int], ...]  # (pid, tid) of every thread proven stuck
+    #: when nothing is proven: the threads that can still act by themselves, and why
+    movable: Tuple[Link, ...] = ()
+
+
+class Verdict(str, enum.Enum):
+    """How a watch ended (the JSON report's ``"verdict"``)."""
+
+    OK = "ok"  # the script exited 0
+    FAILED = "failed"  # it exited non-zero or was killed by a signal
+    DEADLOCK = "deadlock"  # a stuck state was proven
+    TIMEOUT = "timeout"  # the timeout was reached and nothing was proven
+    EXITED = "exited"  # attach only: the process ended while it was watched
+
+    @staticmethod
+    def ended(status: Optional[int]) -> "Verdict":
+        """The verdict of a script that ended by itself."""
+        return Verdict.OK if status == 0 else Verdict.FAILED
+
+
+@dataclass
+class Outcome:
+    """The one result of a watch, whichever started it (check, attach, the pytest plugin)."""
+
+    verdict: Verdict
+    status: Optional[int] = None  # the script's exit code; -N if killed by signal N
+    diagnosis: Optional[Diagnosis] = None
+    snapshot: Optional[Snapshot] = None
+    started_at: float = 0.0  # time.time()
+    duration: float = 0.0  # seconds from the start of the watch to its end or the verdict
+    proof_seconds: float = 0.0  # time spent collecting stacks and diagnosing
+    notes: List[str] = field(default_factory=list)
+    stopped: int = 0  # processes of the tree mpdoctor had to stop
+    events: List[Event] = field(default_factory=list)  # what the in-process hooks reported
+
+
+@dataclass(frozen=True)
+class PyThread:
+    """One thread's Python stack, as py-spy (or the process itself) reports it."""
+
+    os_tid: int
+    name: str
+    thread_id: Optional[int]
+    frames: Tuple[Frame, ...]
+
+
+@dataclass
+class Dump:
+    """The Python stacks of one process."""
+
+    pid: int
+    threads: List[PyThread] = field(default_factory=list)
+    error: str = ""  # why there are no stacks
+
+
+# --------------------------------------------------------------------------------------------
+# what /proc/PID/fd/N says of a pipe or a socket
+
+
+def bracketed_inode(target: str, prefix: str) -> Optional[int]:
+    """N from ``prefix:[N]`` (what /proc/PID/fd/FD says of a pipe or socket), else None."""
+    if target.startswith(prefix + ":[") and target.endswith("]"):
+        try:
+            return int(target[len(prefix) + 2:-1])
+        except ValueError:
+            return None
+    return None
+
+
+def channel_inode(target: str) -> Optional[int]:
+    """The inode of ``pipe:[N]`` or ``socket:[N]``; ``None`` for anything else."""
+    inode = bracketed_inode(target, "pipe")
+    return inode if inode is not None else bracketed_inode(target, "socket")
+
+
+def pipe_inode(target: str) -> Optional[int]:
+    """The inode of ``pipe:[1234]``; ``None`` for anything else."""
+    return bracketed_inode(target, "pipe")
+
+
+def socket_inode(target: str) -> Optional[int]:
+    """The inode of ``socket:[1234]``; ``None`` for anything else."""
+    return bracketed_inode(target, "socket")
+
+
 # --------------------------------------------------------------------------------------------
 # JSON encoding of the frozen dataclasses above (no third-party dependency, stable field names)
 

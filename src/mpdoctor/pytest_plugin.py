@@ -44,7 +44,7 @@ from mpdoctor.pytest_settings import Settings
 from mpdoctor.report import github, pytestreport
 from mpdoctor.run import inprocess, owners, stopping
 from mpdoctor.run.events import Receiver
-from mpdoctor.run.inprocess import InProcessWatch, Verdict
+from mpdoctor.run.inprocess import InProcessWatch, Reached as Verdict
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 MARKER_ERROR_KEY = pytest.StashKey[str]()
@@ -424,9 +424,10 @@ class Plugin:
             return 0
         dumps = self._dumper.dump(sorted(leaked))
         details = [(pid, procfs.cmdline(pid), dumps.get(pid)) for pid in sorted(leaked)]
+        facts = {pid: _facts(pid) for pid in leaked}
         stopped = stopping.stop(sorted(leaked.items()), grace=LEAK_GRACE)
         stopping.reap(leaked)
-        text = "\n".join(pytestreport.leak_lines(details, stopped))
+        text = "\n".join(pytestreport.leak_lines(details, stopped, facts))
         fail = policy == "fail"
         if not fail:
             try:
@@ -566,6 +567,22 @@ class Plugin:
 
 
 _NOSTAT = procfs.Stat(0, "", "?", 0, 0, 0, 0, 0)
+
+
+def _facts(pid: int) -> str:
+    """How long a leaked process has run and how much memory it holds (psutil)."""
+    import time
+
+    import psutil
+    try:
+        p = psutil.Process(pid)
+        with p.oneshot():
+            age = time.time() - p.create_time()
+            rss = p.memory_info().rss
+            status = p.status()
+        return f"{status}, running for {age:.1f} s, {rss / 2**20:.0f} MiB resident"
+    except (psutil.Error, OSError):
+        return ""
 
 
 def _plural(n: int, one: str, many: Optional[str] = None) -> str:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mpdoctor.diagnose import describe as describe_mod
 from mpdoctor.diagnose import registry, stacks, waitfor
 from mpdoctor.diagnose.registry import Phase
-from mpdoctor.model import Event, Finding, Link, Severity, Snapshot
+from mpdoctor.model import Diagnosis, Event, Finding, Link, Severity, Snapshot
 
 UNEXPLAINED = registry.slug(
     "unexplained-deadlock",
@@ -38,16 +37,6 @@ _load_rules()
 
 #: every slug mpdoctor can put in a report (each has docs/diagnoses/<slug>.md)
 SLUGS: Tuple[str, ...] = tuple(registry.SLUGS)
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    deadlock: bool
-    chain: Tuple[Link, ...]
-    findings: Tuple[Finding, ...]
-    stuck: Tuple[Tuple[int, int], ...]  # (pid, tid) of every thread proven stuck
-    #: when nothing is proven: the threads that can still act by themselves, and why
-    movable: Tuple[Link, ...] = ()
 
 
 def links(g: waitfor.Graph, nodes) -> Tuple[Link, ...]:

@@ -38,9 +38,7 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple, Union
 import signal
 
 from mpdoctor.model import (Event, Pipe, Process, Role, Snapshot, Socket, Thread, Timer,
-                            Wait, WaitKind)
-from mpdoctor.observe.procfs import pipe_inode
-from mpdoctor.observe.sockets import socket_inode
+                            Wait, WaitKind, pipe_inode, socket_inode)
 
 TNode = Tuple[str, int, int]  # ("t", pid, tid)
 PNode = Tuple[str, int]  # ("p", pid)

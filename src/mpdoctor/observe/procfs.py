@@ -14,6 +14,8 @@ import termios
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Set, Tuple
 
+from mpdoctor.model import bracketed_inode, channel_inode, pipe_inode  # noqa: F401 - re-exported
+
 PROC = "/proc"
 F_GETPIPE_SZ = 1032  # fcntl.F_GETPIPE_SZ exists only from Python 3.10
 
@@ -299,28 +301,6 @@ def pipe_levels(pid: int, fd: int) -> Tuple[Optional[int], Optional[int]]:
         return pending, capacity
     finally:
         os.close(our)
-
-
-def bracketed_inode(target: str, prefix: str) -> Optional[int]:
-    """N from ``prefix:[N]`` (what /proc/PID/fd/FD says of a pipe or socket), else None."""
-    if target.startswith(prefix + ":[") and target.endswith("]"):
-        try:
-            return int(target[len(prefix) + 2:-1])
-        except ValueError:
-            return None
-    return None
-
-
-def channel_inode(target: str) -> Optional[int]:
-    """The inode of ``pipe:[N]`` or ``socket:[N]``; ``None`` for anything else."""
-    inode = bracketed_inode(target, "pipe")
-    return inode if inode is not None else bracketed_inode(target, "socket")
-
-
-def pipe_inode(target: str) -> Optional[int]:
-    """The inode of ``pipe:[1234]``; ``None`` for anything else."""
-    return bracketed_inode(target, "pipe")
-
 
 
 def own_children() -> List[int]:

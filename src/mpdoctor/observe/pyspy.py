@@ -11,28 +11,12 @@ import subprocess
 import sys
 import sysconfig
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
-from mpdoctor.model import Frame
+from mpdoctor.model import Dump, Frame, PyThread  # noqa: F401 - Dump, PyThread re-exported
 
 #: how long one dump may take before it is abandoned (a dump normally takes ~15 ms)
 DUMP_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True)
-class PyThread:
-    os_tid: int
-    name: str
-    thread_id: Optional[int]
-    frames: Tuple[Frame, ...]
-
-
-@dataclass
-class Dump:
-    pid: int
-    threads: List[PyThread] = field(default_factory=list)
-    error: str = ""  # why there are no stacks
 
 
 def find() -> Optional[str]:

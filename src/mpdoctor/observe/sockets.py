@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, Optional, Tuple
 
-from mpdoctor.observe.procfs import bracketed_inode
+from mpdoctor.model import socket_inode  # noqa: F401 - re-exported
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -104,7 +104,3 @@ def unix_sockets() -> Optional[Dict[int, UnixSocket]]:
         return None
     finally:
         s.close()
-
-
-def socket_inode(target: str) -> Optional[int]:
-    return bracketed_inode(target, "socket")

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
 if TYPE_CHECKING:
-    from mpdoctor.diagnose import Diagnosis
-    from mpdoctor.model import Snapshot
+    from mpdoctor.model import Diagnosis, Outcome, Snapshot
 
 
 @dataclass
@@ -27,6 +26,16 @@ class Report:
     timeout: Optional[float] = None
     notes: List[str] = field(default_factory=list)
     stopped: int = 0
+
+    @classmethod
+    def of(cls, outcome: "Outcome", exit_code: int, command: Tuple[str, ...] = (),
+           timeout: Optional[float] = None) -> "Report":
+        """The report of a watch's outcome."""
+        return cls(verdict=outcome.verdict.value, exit_code=exit_code, command=command,
+                   status=outcome.status, diagnosis=outcome.diagnosis,
+                   snapshot=outcome.snapshot, duration=outcome.duration,
+                   proof_seconds=outcome.proof_seconds, timeout=timeout,
+                   notes=list(outcome.notes), stopped=outcome.stopped)
 
     @property
     def findings(self):

@@ -28,7 +28,7 @@ from mpdoctor.model import Finding, Frame, Process, Snapshot, Thread
 from mpdoctor.report import Report, status_text, svg
 
 if TYPE_CHECKING:
-    from mpdoctor.run.inprocess import Verdict
+    from mpdoctor.report.pytestreport import Verdict
 
 #: what a page may load: nothing (styles are inline; there is no script)
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"

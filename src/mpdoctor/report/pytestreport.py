@@ -4,13 +4,47 @@ about what to do; the plugin decides where they go."""
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from mpdoctor.diagnose import stacks
-from mpdoctor.model import Frame, Thread
-from mpdoctor.observe.pyspy import Dump
+from mpdoctor.model import Diagnosis, Dump, Frame, Snapshot, Thread
 from mpdoctor.report import Report, console
-from mpdoctor.run.inprocess import Verdict
+
+try:
+    from typing import Protocol
+except ImportError:  # Python < 3.8 has no Protocol; only type checkers read it
+    Protocol = object  # type: ignore[assignment,misc]
+
+
+class Verdict(Protocol):
+    """What these renderers need of a verdict the plugin's watch reached."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def diagnosis(self) -> Diagnosis: ...
+
+    @property
+    def snapshot(self) -> Snapshot: ...
+
+    @property
+    def after(self) -> float: ...
+
+    @property
+    def proof_seconds(self) -> float: ...
+
+    @property
+    def library(self) -> Dict[int, str]: ...
+
+    @property
+    def targets(self) -> List[Tuple[int, int]]: ...
+
+    @property
+    def stopped(self) -> List[int]: ...
+
+    @property
+    def done(self) -> Any: ...  # a threading.Event
 
 
 def headline(verdict: Verdict, timeout: Optional[float] = None) -> str:
@@ -108,14 +142,16 @@ def command(cmdline: Iterable[str], limit: int = 100) -> str:
 
 
 def leak_lines(leaks: Sequence[Tuple[int, Tuple[str, ...], Optional[Dump]]],
-               stopped: Sequence[int]) -> List[str]:
+               stopped: Sequence[int], facts: Optional[Dict[int, str]] = None) -> List[str]:
     n = len(leaks)
     out = [f"mpdoctor: {n} process{'es' if n != 1 else ''} started by this test "
            f"{'were' if n != 1 else 'was'} still running after its teardown; "
            f"mpdoctor stopped {'them' if n != 1 else 'it'}"
            + (f" ({n - len(stopped)} had ended meanwhile)" if len(stopped) < n else "") + "."]
     for pid, cmdline, dump in leaks:
-        out.extend(process_lines(pid, f"  process {pid}: {command(cmdline)}", dump))
+        fact = (facts or {}).get(pid)
+        label = f"  process {pid}{f' ({fact})' if fact else ''}: {command(cmdline)}"
+        out.extend(process_lines(pid, label, dump))
     out.append("Fix: join (or terminate, then join) every process a test starts, e.g. in a "
                "fixture's teardown or a `with` block.")
     return out

@@ -8,31 +8,20 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
-from typing import List, Optional, Set
+from typing import Optional, Set
 
-from mpdoctor.diagnose import Diagnosis
 from mpdoctor.errors import PTRACE_HELP, TargetError
-from mpdoctor.model import Snapshot
+from mpdoctor.model import Outcome, Verdict
 from mpdoctor.observe import procfs
 from mpdoctor.observe.pyspy import Dumper
 from mpdoctor.observe.snapshot import Snapshotter
 from mpdoctor.observe.tree import TreeReader
-from mpdoctor.run.watch import Watchdog, explain
+from mpdoctor.run import engine
+from mpdoctor.run.watch import Watchdog
 
 NOT_SEEN = ("attached to a running tree: without mpdoctor's in-process hooks the report cannot "
             "show put/get call sites, pickled sizes, pickling errors or items dropped by a "
             "queue's feeder thread (run the program under `mpdoctor check` to see them)")
-
-
-@dataclass
-class Attached:
-    verdict: str  # "deadlock" | "timeout" | "exited"
-    diagnosis: Optional[Diagnosis] = None
-    snapshot: Optional[Snapshot] = None
-    duration: float = 0.0
-    proof_seconds: float = 0.0
-    notes: List[str] = field(default_factory=list)
 
 
 def check_target(pid: int) -> None:
@@ -79,7 +68,7 @@ def outside_inodes(pid: int) -> Set[int]:
     return out
 
 
-def attach(pid: int, timeout: float, dumper: Optional[Dumper] = None) -> Attached:
+def attach(pid: int, timeout: float, dumper: Optional[Dumper] = None) -> Outcome:
     check_target(pid)
     dumper = dumper or Dumper()
     reader = TreeReader(lambda: [pid])
@@ -90,20 +79,25 @@ def attach(pid: int, timeout: float, dumper: Optional[Dumper] = None) -> Attache
     if st is not None and procfs.fds(st.ppid) is None:
         notes.append("the parent's fd table could not be read: pipes it holds are not known "
                      "to lead outside")
+    started_at = time.time()
     t0 = time.monotonic()
     deadline = t0 + timeout
     while True:
         st = procfs.stat(pid)
         if st is None or st.state == "Z":
-            return Attached("exited", duration=time.monotonic() - t0,
-                            notes=notes + [f"process {pid} ended while it was watched"])
+            return Outcome(Verdict.EXITED, started_at=started_at,
+                           duration=time.monotonic() - t0,
+                           notes=notes + [f"process {pid} ended while it was watched"])
         proven = dog.poll()
         now = time.monotonic()
         if proven is not None or now >= deadline:
             snapshot = proven if proven is not None else dog.snapshot_now()
             at = time.monotonic()
-            snapshot, diagnosis = explain(snapshot, dumper)
-            verdict = "deadlock" if diagnosis.deadlock else "timeout"
-            return Attached(verdict, diagnosis, snapshot, duration=at - t0,
-                            proof_seconds=time.monotonic() - at, notes=notes)
+            snapshot, diagnosis, verdict = engine.conclude(
+                snapshot, dumper, None if proven is not None and now < deadline
+                else Verdict.TIMEOUT)
+            if verdict is not None:
+                return Outcome(verdict, diagnosis=diagnosis, snapshot=snapshot,
+                               started_at=started_at, duration=at - t0,
+                               proof_seconds=time.monotonic() - at, notes=notes)
         time.sleep(max(0.0, min(dog.interval, deadline - now)))

@@ -21,7 +21,6 @@ The differences from watching a script mpdoctor started:
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import sys
@@ -31,13 +30,12 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from mpdoctor.diagnose import Diagnosis, diagnose
-from mpdoctor.model import Event, Role, Snapshot, Timer
+from mpdoctor.model import Diagnosis, Event, Outcome, Role, Snapshot, Timer, Verdict
 from mpdoctor.observe import ownthreads, procfs
 from mpdoctor.observe.pyspy import Dumper
-from mpdoctor.observe.snapshot import Snapshotter, role_of, with_stacks
+from mpdoctor.observe.snapshot import Snapshotter, role_of
 from mpdoctor.observe.tree import Reading, TreeReader
-from mpdoctor.run import stopping
+from mpdoctor.run import engine, stopping
 from mpdoctor.run.watch import Watchdog
 
 #: multiprocessing's per-session helpers: shared by every test, never a test's leak or victim
@@ -48,17 +46,38 @@ MAX_VERDICTS = 3
 
 
 @dataclass
-class Verdict:
-    kind: str  # "deadlock" | "timeout"
-    diagnosis: Diagnosis
-    snapshot: Snapshot
-    after: float  # seconds from the start of the watch to the verdict
-    proof_seconds: float  # seconds spent collecting stacks and diagnosing
+class Reached:
+    """A verdict the watch reached, and what it does about it."""
+
+    outcome: Outcome  # DEADLOCK or TIMEOUT, with the diagnosis and the snapshot
     targets: List[Tuple[int, int]]  # (pid, start time) of the processes to stop
     stopped: List[int] = field(default_factory=list)
     #: set once the targets have been stopped
     done: threading.Event = field(default_factory=threading.Event)
     library: Dict[int, str] = field(default_factory=dict)  # threads left out, and why
+
+    @property
+    def kind(self) -> str:
+        return self.outcome.verdict.value
+
+    @property
+    def diagnosis(self) -> Diagnosis:
+        assert self.outcome.diagnosis is not None
+        return self.outcome.diagnosis
+
+    @property
+    def snapshot(self) -> Snapshot:
+        assert self.outcome.snapshot is not None
+        return self.outcome.snapshot
+
+    @property
+    def after(self) -> float:
+        """Seconds from the start of the watch to the verdict."""
+        return self.outcome.duration
+
+    @property
+    def proof_seconds(self) -> float:
+        return self.outcome.proof_seconds
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,7 +225,7 @@ class InProcessWatch:
     (or ``timeout`` seconds pass); it should interrupt the main thread.  ``may_act`` is asked
     just before that (e.g. "no debugger is attached")."""
 
-    def __init__(self, on_verdict: Callable[[Verdict], None], timeout: Optional[float] = None,
+    def __init__(self, on_verdict: Callable[[Reached], None], timeout: Optional[float] = None,
                  may_act: Callable[[], bool] = lambda: True,
                  dumper: Optional[Dumper] = None, name: str = "mpdoctor watchdog",
                  outside: Optional[Iterable[int]] = None,
@@ -227,7 +246,7 @@ class InProcessWatch:
         self.own_threads = own_threads
         self.ignore: Set[int] = set()
         self.library: Dict[int, str] = {}
-        self.verdicts: List[Verdict] = []
+        self.verdicts: List[Reached] = []
         self.error: Optional[BaseException] = None
         self.started_at = time.monotonic()
         self._stop = threading.Event()
@@ -294,14 +313,14 @@ class InProcessWatch:
                 self._refresh_ignore()
                 proven = dog.poll()
                 if proven is not None:
-                    verdict = self._conclude("deadlock", proven)
+                    verdict = self._conclude(None, proven)
                     if verdict is not None:
                         if len(self.verdicts) >= MAX_VERDICTS:
                             return
                         dog = self._watchdog()  # start afresh: the tree has changed
                         continue
                 if deadline is not None and time.monotonic() >= deadline:
-                    verdict = self._conclude("timeout", dog.snapshot_now())
+                    verdict = self._conclude(Verdict.TIMEOUT, dog.snapshot_now())
                     if verdict is None or len(self.verdicts) >= MAX_VERDICTS:
                         return
                     # the interrupted code may get stuck again while it unwinds (on a lock a
@@ -312,36 +331,27 @@ class InProcessWatch:
         except BaseException as exc:  # noqa: BLE001 - reported by the caller, never raised here
             self.error = exc
 
-    def _conclude(self, kind: str, snapshot: Snapshot) -> Optional[Verdict]:
+    def _conclude(self, unproven: Optional[Verdict], snapshot: Snapshot) -> Optional[Reached]:
         at = time.monotonic()
         if self._stop.is_set():
             return None
-        live = [p.pid for p in snapshot.processes if p.state != "Z" and p.pid != self.root]
-        dumps = self.dumper.dump(live)
-        dumps[self.root] = ownthreads.dump_self(skip=self.ignore)
-        snapshot = with_stacks(snapshot, dumps)
-        if self.dumper.exe is None:
-            snapshot = dataclasses.replace(snapshot, notes=snapshot.notes + (
-                "py-spy was not found: no Python stacks for the child processes (install "
-                "py-spy, a dependency of mpdoctor)",))
-        diagnosis = diagnose(snapshot)
-        if diagnosis.deadlock:
-            kind = "deadlock"
-        elif kind == "deadlock":
+        snapshot, diagnosis, verdict = engine.conclude(
+            snapshot, self.dumper, unproven, own=ownthreads.dump_self(skip=self.ignore))
+        if verdict is None:
             return None  # the stacks changed nothing in the proof; cannot happen, but be safe
         if self._stop.is_set() or not self.may_act():
             return None
-        verdict = Verdict(kind, diagnosis, snapshot, after=at - self.started_at,
-                          proof_seconds=time.monotonic() - at,
-                          targets=self._targets(kind, snapshot, diagnosis),
+        outcome = Outcome(verdict, diagnosis=diagnosis, snapshot=snapshot,
+                          duration=at - self.started_at, proof_seconds=time.monotonic() - at)
+        reached = Reached(outcome, targets=self._targets(verdict.value, snapshot, diagnosis),
                           library=dict(self.library))
-        self.verdicts.append(verdict)
+        self.verdicts.append(reached)
         try:
-            self.on_verdict(verdict)
+            self.on_verdict(reached)
         finally:
-            verdict.stopped = stopping.stop(verdict.targets, grace=0)
-            verdict.done.set()
-        return verdict
+            reached.stopped = stopping.stop(reached.targets, grace=0)
+            reached.done.set()
+        return reached
 
     def _targets(self, kind: str, snapshot: Snapshot,
                  diagnosis: Diagnosis) -> List[Tuple[int, int]]:

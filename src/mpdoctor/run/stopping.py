@@ -3,7 +3,10 @@
 A process is named by its pid *and* its start time (``/proc/PID/stat``): a pid that was reused
 by a new process is never signalled.  Where the kernel offers pidfds (Linux 5.3, Python 3.9),
 signals go through a pidfd opened after that check, which closes the last race, and waiting for
-an exit is a ``select`` on the pidfds rather than a polling loop.
+an exit is a ``select`` on the pidfds rather than a polling loop; elsewhere a ``psutil.Process``
+taken after the check does the signalling (it checks the process's identity first).  Waiting
+never reaps (``psutil.wait_procs`` would, for this process's own children, and take the exit
+status away from their ``multiprocessing.Process`` objects).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import select
 import signal
 import time
 from typing import Dict, Iterable, List, Optional, Tuple
+
+import psutil
 
 from mpdoctor.observe import procfs
 
@@ -62,8 +67,16 @@ class _Target:
         self.pid = pid
         self.start = start
         self.fd = _pidfd(pid)
+        self.proc: Optional[psutil.Process] = None
         # checked after the pidfd is open: the pidfd names this very process from now on
         self.valid = alive(pid, start)
+        if self.valid and self.fd is None:
+            # no pidfds here: psutil's handle, taken after the start-time check, refuses to
+            # signal a process that has since been replaced by another with the same pid
+            try:
+                self.proc = psutil.Process(pid)
+            except psutil.Error:
+                self.valid = False
 
     def signal(self, signum: int) -> bool:
         if not self.valid:
@@ -71,12 +84,12 @@ class _Target:
         try:
             if self.fd is not None and hasattr(signal, "pidfd_send_signal"):
                 signal.pidfd_send_signal(self.fd, signum)
-            elif alive(self.pid, self.start):
-                os.kill(self.pid, signum)
+            elif self.proc is not None:
+                self.proc.send_signal(signum)
             else:
                 return False
             return True
-        except OSError:
+        except (OSError, psutil.Error):
             return False
 
     def gone(self) -> bool:

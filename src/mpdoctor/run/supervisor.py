@@ -19,7 +19,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Set
 
 from mpdoctor.debug import log
@@ -28,8 +27,7 @@ from mpdoctor.run.events import Receiver
 from mpdoctor.run.janitor import Janitor
 
 if TYPE_CHECKING:  # the rest is imported after the script has been started (start-up time)
-    from mpdoctor.diagnose import Diagnosis
-    from mpdoctor.model import Event, Snapshot
+    from mpdoctor.model import Outcome, Snapshot, Verdict
     from mpdoctor.observe.pyspy import Dumper
     from mpdoctor.run.watch import Watchdog
 
@@ -74,20 +72,6 @@ def _prctl(option: int, value: int) -> bool:
         return libc.prctl(option, value, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
-
-
-@dataclass
-class Outcome:
-    verdict: str  # "ok" | "failed" | "deadlock" | "timeout"
-    status: Optional[int] = None  # the script's exit code; -N if killed by signal N
-    diagnosis: Optional[Diagnosis] = None
-    snapshot: Optional[Snapshot] = None
-    started_at: float = 0.0  # time.time()
-    duration: float = 0.0  # seconds from start to the end of the script or the verdict
-    proof_seconds: float = 0.0  # time spent proving and collecting stacks
-    notes: List[str] = field(default_factory=list)
-    stopped: int = 0  # processes of the tree mpdoctor had to stop
-    events: List[Event] = field(default_factory=list)  # what the in-process hooks reported
 
 
 class Supervisor:
@@ -268,48 +252,50 @@ class Supervisor:
         from mpdoctor.observe.snapshot import RESOURCE_TRACKER_MARK
         from mpdoctor.observe.tree import TreeReader
 
+        from mpdoctor.run import stopping
+
         reader = TreeReader(self._tops)
-        hit: Set[int] = {p for p in reader.read().pids
-                         if (procfs.stat(p) or _ZOMBIE).state not in ("Z", "X")}
-        trackers = {p for p in hit if RESOURCE_TRACKER_MARK in " ".join(procfs.cmdline(p))}
-        for pid in hit - trackers:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+
+        def alive_now() -> Dict[int, int]:
+            """{pid: start time} of the live processes of the tree."""
+            out = {}
+            for pid in reader.read().pids:
+                st = procfs.stat(pid)
+                if st is not None and st.state not in ("Z", "X"):
+                    out[pid] = st.starttime
+            return out
+
+        first = alive_now()
+        trackers = {p for p in first if RESOURCE_TRACKER_MARK in " ".join(procfs.cmdline(p))}
+        hit: Set[int] = set(first)
         deadline = time.monotonic() + 10.0
         trackers_until = None
-        while True:
-            self._reap()
-            pids = reader.read().pids
-            alive = [p for p in pids if (procfs.stat(p) or _ZOMBIE).state not in ("Z", "X")]
-            if not pids or time.monotonic() > deadline:
-                break
+        current = first
+        while current and time.monotonic() <= deadline:
             spare = trackers
-            if set(alive) <= trackers and trackers_until is None:
+            if set(current) <= trackers and trackers_until is None:
                 trackers_until = time.monotonic() + TRACKER_GRACE  # the rest is gone
             if trackers_until is not None and time.monotonic() > trackers_until:
                 spare = set()
-            for pid in alive:
-                if pid in spare:
-                    continue
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    hit.add(pid)
-                except OSError:
-                    pass
-            time.sleep(0.005)
+            # by pid and start time: a pid reused meanwhile is never signalled (stopping.py)
+            targets = [(pid, start) for pid, start in current.items() if pid not in spare]
+            hit.update(stopping.stop(targets, grace=0, kill_after=0.05))
+            self._reap()
+            current = alive_now()
+            if set(current) <= spare:
+                time.sleep(0.005)  # only trackers left, finishing their cleanup
         return len(hit)
 
     # -- the run -------------------------------------------------------------------------------
-    def run(self) -> Outcome:
+    def run(self) -> "Outcome":
         if not _prctl(PR_SET_CHILD_SUBREAPER, 1):
             self.notes.append("could not become a child subreaper: processes that detach "
                               "(double fork, setsid) may escape the watch")
         self.notes.extend(self.janitor.notes)
         # pipes and sockets mpdoctor itself holds (its stdio, inherited fds) lead outside
-        outside = {procfs.channel_inode(t) for t in (procfs.fds(os.getpid()) or {}).values()}
-        outside.discard(None)
+        outside = {inode for inode in (procfs.channel_inode(t) for t in
+                                       (procfs.fds(os.getpid()) or {}).values())
+                   if inode is not None}
         self._install_signals()
         started_at = time.time()
         t0 = time.monotonic()
@@ -339,6 +325,9 @@ class Supervisor:
         if self.receiver is not None:
             outcome.events = self.receiver.close()
             log(f"{len(outcome.events)} events from the hooks")
+            if outcome.diagnosis is None and outcome.events:
+                from mpdoctor.run import engine
+                outcome.diagnosis = engine.events_only(outcome.events)
             if self.receiver.lost and (outcome.verdict in ("deadlock", "timeout")
                                        or outcome.events):
                 outcome.notes.append(f"{self.receiver.lost} events from the hooks were lost "
@@ -357,7 +346,9 @@ class Supervisor:
         return Watchdog(self.root_pid, reader, Snapshotter(self.root_pid, reader, outside,
                                                            events=events))
 
-    def _watch(self, outside: Set[int], t0: float) -> Outcome:
+    def _watch(self, outside: Set[int], t0: float) -> "Outcome":
+        from mpdoctor.model import Outcome, Verdict  # (the script has started: no hurry now)
+
         dog: Optional["Watchdog"] = None
         deadline = t0 + self.timeout if self.timeout is not None else None
         term_deadline: Optional[float] = None
@@ -398,7 +389,7 @@ class Supervisor:
                 stopped = self.stop_tree()
                 log(f"stopped {stopped} processes")
                 self._reap()
-                return Outcome("failed", -signal.SIGINT, duration=time.monotonic() - t0,
+                return Outcome(Verdict.FAILED, -signal.SIGINT, duration=time.monotonic() - t0,
                                stopped=stopped, notes=["interrupted twice: mpdoctor stopped "
                                                        "the script's tree"])
             if self._status is not None:
@@ -408,8 +399,8 @@ class Supervisor:
                 if stopped:
                     notes.append(f"{stopped} processes of the script were still running "
                                  f"{LINGER:g} s after it ended ({left}); mpdoctor stopped them")
-                verdict = "ok" if self._status == 0 else "failed"
-                return Outcome(verdict, self._status, duration=time.monotonic() - t0,
+                return Outcome(Verdict.ended(self._status), self._status,
+                               duration=time.monotonic() - t0,
                                notes=notes, stopped=stopped)
             now = time.monotonic()
             if term_deadline is not None and now >= term_deadline:
@@ -417,7 +408,7 @@ class Supervisor:
                 self._reap()
                 # reported as a death by the signal mpdoctor itself received
                 status = -(terminated_by or signal.SIGTERM)
-                return Outcome("failed", status, duration=now - t0, stopped=stopped,
+                return Outcome(Verdict.FAILED, status, duration=now - t0, stopped=stopped,
                                notes=[f"the script did not end within {TERM_GRACE:g} s of the "
                                       f"forwarded {signal.Signals(-status).name}; mpdoctor "
                                       "stopped its tree"])
@@ -425,9 +416,13 @@ class Supervisor:
                 dog = self._watchdog(outside)
             proven = dog.poll()
             if proven is not None:
-                return self._conclude("deadlock", proven, t0)
+                outcome = self._conclude(None, proven, t0)
+                if outcome is not None:
+                    return outcome
             if deadline is not None and time.monotonic() >= deadline:
-                return self._conclude("timeout", dog.snapshot_now(), t0)
+                outcome = self._conclude(Verdict.TIMEOUT, dog.snapshot_now(), t0)
+                assert outcome is not None  # (a timeout always concludes)
+                return outcome
 
     def _linger(self) -> str:
         """Let the processes the script left behind end by themselves; describe any that don't."""
@@ -451,16 +446,20 @@ class Supervisor:
             select.select([self._wake_r], [], [], 0.01)
             self._drain_wakeups()
 
-    def _conclude(self, verdict: str, snapshot: Snapshot, t0: float) -> Outcome:
-        from mpdoctor.run.watch import explain
-
+    def _conclude(self, unproven: Optional["Verdict"], snapshot: "Snapshot",
+                  t0: float) -> Optional["Outcome"]:
+        """The verdict on a snapshot (``unproven``: what it is when no deadlock is proven;
+        None: then there is none yet, and the watch goes on); the tree is stopped on one."""
         at = time.monotonic()
         if self.receiver is not None:
             snapshot = dataclasses.replace(snapshot, hooks=True,
                                            events=tuple(self.receiver.snapshot()))
-        snapshot, diagnosis = explain(snapshot, self.dumper)
-        if verdict == "timeout" and diagnosis.deadlock:
-            verdict = "deadlock"
+        from mpdoctor.model import Outcome
+        from mpdoctor.run import engine
+
+        snapshot, diagnosis, verdict = engine.conclude(snapshot, self.dumper, unproven)
+        if verdict is None:
+            return None
         proof = time.monotonic() - at
         stopped = self.stop_tree()
         return Outcome(verdict, self._status, diagnosis=diagnosis, snapshot=snapshot,

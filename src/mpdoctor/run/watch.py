@@ -12,13 +12,10 @@ from __future__ import annotations
 import time
 from typing import Optional, Set, Tuple
 
-import dataclasses
-
-from mpdoctor.diagnose import Diagnosis, diagnose, waitfor
+from mpdoctor.diagnose import waitfor
 from mpdoctor.model import Snapshot, WaitKind
 from mpdoctor.observe import procfs, syscalls
-from mpdoctor.observe.pyspy import Dumper
-from mpdoctor.observe.snapshot import Snapshotter, with_stacks
+from mpdoctor.observe.snapshot import Snapshotter
 from mpdoctor.observe.tree import Reading, TreeReader, moved
 
 #: poll interval while the main thread is blocked (fast: a hang should be seen at once)
@@ -131,22 +128,3 @@ class Watchdog:
         first = self.prev or self.reader.read()
         second = self.reader.read()
         return self.snapshotter.take(first, second)
-
-
-def explain(snapshot: Snapshot, dumper: Dumper) -> Tuple[Snapshot, Diagnosis]:
-    """Add every live process's Python stack to a snapshot (py-spy, in parallel) and diagnose it.
-    """
-    dumps = dumper.dump(p.pid for p in snapshot.processes if p.state != "Z")
-    if dumper.exe is None:
-        snapshot = dataclasses.replace(snapshot, notes=snapshot.notes + (
-            "py-spy was not found: no Python stacks, so no user code lines (install py-spy, a "
-            "dependency of mpdoctor)",))
-    snapshot = with_stacks(snapshot, dumps)
-    # a queue feeder blocked in a write: read the put site and size of the item it is writing
-    # from the hooks' frame on its stack (py-spy --locals, only for those processes)
-    feeding = [p.pid for p in snapshot.processes
-               if any(f.function.endswith("send_bytes_traced") for t in p.threads
-                      for f in t.frames)]
-    if feeding:
-        snapshot = with_stacks(snapshot, dumper.dump(feeding, with_locals=True))
-    return snapshot, diagnose(snapshot)
