@@ -155,32 +155,26 @@ def parse_timeout(value: Optional[str], where: str) -> Optional[float]:
     return seconds
 
 
-PROBE = ("import sys, importlib.util; print(sys.version_info[0], "
-         "int(importlib.util.find_spec('mpdoctor') is not None))")
-
-
 def resolve_python(path: Optional[str]) -> Tuple[str, bool]:
     """The interpreter to run, and whether mpdoctor (its hooks) is installed for it."""
     if path is None:
         return sys.executable, True
     import shutil
+
+    from mpdoctor.observe import libpaths
     found = path if os.sep in path else shutil.which(path)
     if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
         raise TargetError(f"--python {path!r} is not an executable file.",
                           "Pass the path of a Python interpreter, e.g. --python /usr/bin/python3.")
-    import subprocess
-    try:
-        out = subprocess.run([found, "-c", PROBE], stdin=subprocess.DEVNULL,
-                             capture_output=True, timeout=30)
-        words = out.stdout.split()
-        ok = out.returncode == 0 and len(words) == 2 and words[0] == b"3"
-    except (OSError, subprocess.SubprocessError):
-        ok, words = False, []
-    if not ok:
+    found = os.path.abspath(found)
+    # the same question tells the interpreter's library directories, asked again (cached)
+    # when the snapshot is taken
+    answer = libpaths.probe(found)
+    if answer is None:
         raise TargetError(f"--python {path!r} does not run as a Python 3 interpreter.",
                           "Pass the path of a Python 3 interpreter, e.g. "
                           "--python /usr/bin/python3.")
-    return os.path.abspath(found), words[1] == b"1"
+    return found, bool(answer.get("mpdoctor"))
 
 
 def check_module(python: str, module: str) -> None:

@@ -187,6 +187,21 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Libraries:
+    """Where library code lives for the interpreter that ran the target (absolute directories,
+    as that interpreter reports them): a frame is the user's unless its file is inside one of
+    ``stdlib``, ``site`` or ``mpdoctor`` and not inside a ``user`` directory nested in them
+    (the catalogue shipped inside the package)."""
+
+    stdlib: Tuple[str, ...] = ()
+    site: Tuple[str, ...] = ()
+    mpdoctor: Tuple[str, ...] = ()
+    user: Tuple[str, ...] = ()
+    #: how they were learnt ("interpreter /usr/bin/python3", "inferred from the stacks")
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Snapshot:
     root_pid: int
     processes: Tuple[Process, ...]
@@ -202,6 +217,9 @@ class Snapshot:
     events: Tuple[Event, ...] = ()
     #: whether hooks ran in the tree (False: attach, or hooks disabled)
     hooks: bool = False
+    #: the target interpreter's library directories (None: recorded before they were kept;
+    #: ``mpdoctor.observe.libpaths.infer`` then reads them from the stacks)
+    libraries: Optional[Libraries] = None
     schema: int = SCHEMA
 
     @functools.cached_property

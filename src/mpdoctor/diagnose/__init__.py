@@ -13,7 +13,8 @@ from typing import Callable, List, Sequence, Tuple
 from mpdoctor.diagnose import describe as describe_mod
 from mpdoctor.diagnose import (exit_blocked, fork_with_lock_held, get_without_producer,
                                join_before_drain, main_guard, never_signalled, pipe_both_send,
-                               pool, put_without_consumer, unpicklable, waitfor)
+                               pool, put_without_consumer, stacks, unpicklable,
+                               waitfor)
 from mpdoctor.model import Event, Finding, Link, Severity, Snapshot
 
 Rule = Callable[[waitfor.Graph], List[Finding]]
@@ -72,6 +73,11 @@ def diagnose_events(events: Sequence[Event], linked: Sequence[Event] = ()) -> Li
 
 
 def diagnose(snapshot: Snapshot) -> Diagnosis:
+    with stacks.using(snapshot):
+        return _diagnose(snapshot)
+
+
+def _diagnose(snapshot: Snapshot) -> Diagnosis:
     g = waitfor.build(snapshot)
     stuck = tuple(sorted((pid, tid) for _, pid, tid in g.stuck))
     if not g.deadlocked:

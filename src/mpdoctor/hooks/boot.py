@@ -24,11 +24,10 @@ import os
 import sys
 
 from mpdoctor.hooks import channel
+from mpdoctor.hooks.origin import is_library as _is_library
 
 ENV = "MPDOCTOR_HOOKS"
 _installed = {"done": False, "config": None}
-_MP_DIR = os.path.dirname(os.path.dirname(os.__file__))  # .../lib: the stdlib and site-packages
-_HOOKS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def _debug(msg):
@@ -74,11 +73,6 @@ def start_from(config):
 
 
 # -- where the user is ---------------------------------------------------------------------
-
-def _is_library(filename):
-    return (filename.startswith("<") or filename.startswith(_MP_DIR)
-            or "/site-packages/" in filename or "/mpdoctor/hooks/" in filename)
-
 
 def _user_site(frame):
     """``file:line`` of the innermost user frame at or above ``frame``."""
@@ -393,16 +387,16 @@ def _site_deque_class():
             self.seen = set()
             self.pipe = pipe
 
-        def append(self, obj, _getframe=sys._getframe, _lib=(_MP_DIR, _HOOKS_DIR)):
+        def append(self, obj, _getframe=sys._getframe, _lib=_is_library):
             deque.append(self, obj)
             if type(obj) is object:
                 return  # close()'s sentinel
             f = _getframe(2)
             depth = 0
-            while f is not None and f.f_code.co_filename.startswith(_lib) and depth < 4:
+            while f is not None and _lib(f.f_code.co_filename) and depth < 4:
                 f = f.f_back  # put() called by library code: the user's line is further out
                 depth += 1
-            if f is None or f.f_code.co_filename.startswith(_lib):
+            if f is None or _lib(f.f_code.co_filename):
                 return
             key = (f.f_code, f.f_lasti)
             self.sites[id(obj)] = key

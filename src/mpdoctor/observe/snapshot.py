@@ -17,9 +17,9 @@ import time
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from mpdoctor.errors import PTRACE_HELP, SnapshotError
-from mpdoctor.model import (Holder, PolledFd, Pipe, Process, Role, SharedMapping, Snapshot,
-                            Socket, Thread, Wait, WaitKind, dump, load)
-from mpdoctor.observe import procfs, sockets, syscalls
+from mpdoctor.model import (Holder, Libraries, PolledFd, Pipe, Process, Role, SharedMapping,
+                            Snapshot, Socket, Thread, Wait, WaitKind, dump, load)
+from mpdoctor.observe import libpaths, procfs, sockets, syscalls
 from mpdoctor.observe.pyspy import Dump
 from mpdoctor.observe.tree import Reading, TreeReader, moved
 
@@ -43,8 +43,13 @@ class Snapshotter:
     """Builds snapshots of one tree; keeps per-process caches between calls."""
 
     def __init__(self, root_pid: int, reader: TreeReader,
-                 outside_inodes: Iterable[int] = ()) -> None:
+                 outside_inodes: Iterable[int] = (),
+                 libraries: Optional[Libraries] = None) -> None:
         self.root_pid = root_pid
+        #: the target interpreter's library directories; asked of the root's interpreter at
+        #: the first snapshot when not given (None if it cannot say: inferred at diagnosis)
+        self.libraries = libraries
+        self._asked = libraries is not None
         self.reader = reader
         self.outside = set(outside_inodes)
         self._fd_cache: Dict[int, Tuple[Tuple, Dict[int, str]]] = {}
@@ -242,7 +247,14 @@ class Snapshotter:
                 starttime=st.starttime if st else 0))
         return Snapshot(root_pid=self.root_pid, processes=tuple(processes), pipes=tuple(pipes),
                         shared=tuple(shared), sockets=tuple(socket_facts), taken_at=time.time(),
-                        window=round(window, 4), arch=arch, notes=tuple(notes))
+                        window=round(window, 4), arch=arch, notes=tuple(notes),
+                        libraries=self._libraries())
+
+    def _libraries(self) -> Optional[Libraries]:
+        if not self._asked:
+            self._asked = True
+            self.libraries = libpaths.of_process(self.root_pid)
+        return self.libraries
 
 
 def _exit_status(st: Optional[procfs.Stat]) -> Optional[int]:

@@ -154,6 +154,11 @@ def _processes(report: Report) -> List[Text]:
 def render(report: Report) -> List[Text]:
     """The report as lines.  A clean run (exit 0, nothing found, nothing to note) renders as
     nothing at all: mpdoctor stays out of the way."""
+    with stacks.using(report.snapshot):
+        return _render(report)
+
+
+def _render(report: Report) -> List[Text]:
     notes = list(report.notes) + (list(report.snapshot.notes) if report.snapshot else [])
     if report.silent:
         return []

@@ -37,7 +37,8 @@ def location(verdict: Verdict) -> Optional[Tuple[str, int]]:
     """The user's line the test's main thread was stuck at, if its stack is known."""
     root = verdict.snapshot.root
     thread = root.main_thread if root is not None else None
-    frame = stacks.user_frame(thread) if thread is not None else None
+    with stacks.using(verdict.snapshot):
+        frame = stacks.user_frame(thread) if thread is not None else None
     return (frame.filename, frame.line) if frame is not None else None
 
 
