@@ -75,6 +75,38 @@ def test_script_does_what_its_readme_says(case, run, tmp_path):
     assert sorted(set(result.slugs)) == sorted(run.slugs), result.stderr
 
 
+@pytest.mark.e2e
+@pytest.mark.parametrize("case,run", RUNS,
+                         ids=[f"{c.name}:{' '.join(r.argv)}" for c, r in RUNS])
+def test_installed_wheel_does_what_the_readme_says(case, run, wheel_install, tmp_path):
+    """The same row, as a user who ran ``pip install mpdoctor`` runs it: ``mpdoctor repro run``
+    from a folder outside the checkout, on the copy of the catalogue inside site-packages."""
+    argv = list(run.argv)
+    i = run.script_index
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    result = run_check(*argv[:i], case.name, argv[i], *argv[i + 1:], tmp_path=tmp_path,
+                       command=[str(wheel_install / "bin" / "mpdoctor"), "repro", "run"],
+                       cwd=outside)
+    assert result.report is not None, result.stderr
+    assert (result.rc, result.report["verdict"]) == (run.exit_code, run.verdict), result.stderr
+    assert sorted(set(result.slugs)) == sorted(run.slugs), result.stderr
+    ran = result.report["script"]["command"]
+    assert f"{os.sep}mpdoctor{os.sep}_repro{os.sep}{case.name}{os.sep}" in " ".join(ran)
+
+
+def test_wheel_install_runs_its_own_copy(wheel_install, tmp_path):
+    python = str(wheel_install / "bin" / "python")
+    code = ("import mpdoctor, mpdoctor.catalogue as c, sysconfig; "
+            "print(mpdoctor.__file__); print(c.root()); print(sysconfig.get_paths()['purelib'])")
+    out = subprocess.run([python, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    package, root, purelib = out
+    assert Path(package).parent == Path(purelib) / "mpdoctor"
+    assert Path(root) == Path(purelib) / "mpdoctor" / "_repro"
+    assert ROOT not in Path(package).parents
+
+
 # -- docs ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("slug", sorted(emitted_slugs()))

@@ -99,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="list the cases")
     actions.add_parser("show", help="show a case's README").add_argument("case", metavar="CASE")
     run = actions.add_parser("run", help="run a case's script under `mpdoctor check`",
-                             usage="mpdoctor repro run CASE [FILE] [ARGS...]")
+                             usage="mpdoctor repro run [check options] CASE [FILE] [ARGS...]",
+                             description="Run one of CASE's scripts under `mpdoctor check`, "
+                                         "with check's options (--timeout, --json, ...) given "
+                                         "before CASE.")
     run.add_argument("case", metavar="CASE")
     run.add_argument("rest", nargs=argparse.REMAINDER, metavar="FILE ARGS",
                      help="the script (default: the case's first) and its arguments")
@@ -353,9 +356,16 @@ def cmd_repro(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
 
     from mpdoctor import catalogue
 
+    if argv and argv[0] == "run" and "-h" not in argv[:2] and "--help" not in argv[:2]:
+        # check's options come before CASE, as they come before SCRIPT for check
+        ours, rest = split_check_args(parser, argv[1:])
+        if not rest:
+            raise UsageError("no case to run.",
+                             "Usage: mpdoctor repro run [check options] CASE [FILE] [ARGS...]; "
+                             "`mpdoctor repro list` shows the cases.")
+        command = catalogue.command(catalogue.find(rest[0]), rest[1:])
+        return cmd_check(parser, [*ours, "--", *command])
     args = parser.parse_args(["repro", *argv])
-    if args.action == "run":
-        return cmd_check(parser, ["--", *catalogue.command(catalogue.find(args.case), args.rest)])
     Console().print(catalogue.listing() if args.action == "list" else catalogue.readme(args.case))
     return 0
 
