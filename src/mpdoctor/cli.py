@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("--json", metavar="PATH", dest="json_path")
     diag.add_argument("--color", choices=("auto", "always", "never"), default="auto")
 
+    explain = sub.add_parser(
+        "explain", help="show a diagnosis's page: what happens, how it is proven, the fix",
+        description="Print the docs page of a diagnosis (the slug in [brackets] in a report).")
+    explain.add_argument("slug", metavar="SLUG")
+
     repro = sub.add_parser(
         "repro", help="the catalogue of reproducers: list, show or run a case",
         description="Runnable reproducers of each failure mode, with their fixes.")
@@ -370,6 +375,16 @@ def cmd_repro(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     return 0
 
 
+def cmd_explain(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+    from rich.console import Console
+
+    from mpdoctor import explain
+
+    args = parser.parse_args(["explain", *argv])
+    Console().print(explain.render(args.slug))
+    return 0
+
+
 def _check_writable(path: str, what: str) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
@@ -419,6 +434,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_diagnose(parser, argv[1:])
         if argv and argv[0] == "repro":
             return cmd_repro(parser, argv[1:])
+        if argv and argv[0] == "explain":
+            return cmd_explain(parser, argv[1:])
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help(sys.stderr)

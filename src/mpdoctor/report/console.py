@@ -13,6 +13,7 @@ from typing import Dict, Iterable, List, Optional, TextIO, Tuple
 from rich.console import Console
 from rich.text import Text
 
+from mpdoctor import explain
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import thread_label, wait_text, who
 from mpdoctor.model import Finding, Frame, Process, Snapshot, Thread
@@ -48,7 +49,7 @@ def _finding(f: Finding) -> List[Text]:
         out.extend(Text(f"    - {line}") for line in f.evidence)
     if f.fix:
         out.append(Text.assemble(("  Fix: ", "bold green"), f.fix))
-    refs = [x for x in (f.docs and f"docs: {f.docs}", f.repro and f"example: {f.repro}") if x]
+    refs = [f"{name}: {value}" for name, value in explain.refs(f).items()]
     if refs:
         out.append(Text("  " + "  |  ".join(refs), style="dim"))
     return out

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Iterable, List, Optional, Sequence, Tuple
 
+from mpdoctor import explain
 from mpdoctor.diagnose import stacks
 from mpdoctor.model import Frame, Thread
 from mpdoctor.observe.pyspy import Dump
@@ -27,7 +28,8 @@ def message(verdict: Verdict, timeout: Optional[float] = None) -> str:
     if verdict.kind == "deadlock" and findings:
         first = findings[0]
         more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
-        return f"mpdoctor: DEADLOCK [{first.slug}] {first.summary}{more}"
+        refs = "; ".join(f"{k}: {v}" for k, v in explain.refs(first).items())
+        return f"mpdoctor: DEADLOCK [{first.slug}] {first.summary}{more} ({refs})"
     if verdict.kind == "deadlock":
         return "mpdoctor: DEADLOCK proven (no known pattern)"
     return (f"mpdoctor: TIMEOUT after {timeout or verdict.after:g} s, no deadlock proven")
