@@ -74,7 +74,8 @@ def test_console_finding_points_at_explain_and_a_repro_run_command():
     console.print_report(_seed_report(), buf, color=False)
     text = buf.getvalue()
     assert ("explain: mpdoctor explain join-before-drain  |  example: mpdoctor repro run "
-            "join_before_drain seed_hang.py 20000") in text
+            "join_before_drain seed_hang.py 20000  |  fixed: mpdoctor repro run "
+            "join_before_drain fix_drain_first.py") in text
     assert "docs: docs/diagnoses" not in text  # a path that a wheel install does not have
 
 
@@ -83,6 +84,7 @@ def test_json_finding_has_the_commands_and_keeps_the_old_fields():
     f = data["findings"][0]
     assert f["explain"] == "mpdoctor explain join-before-drain"
     assert f["example"] == "mpdoctor repro run join_before_drain seed_hang.py 20000"
+    assert f["fixed"] == "mpdoctor repro run join_before_drain fix_drain_first.py"
     assert f["docs"] == "docs/diagnoses/join-before-drain.md" and f["repro"]
     assert data["schema"] == 1
 
@@ -96,7 +98,8 @@ def test_junit_message_points_at_explain():
     msg = pytestreport.message(v)
     assert msg.startswith("mpdoctor: DEADLOCK [join-before-drain] ")
     assert msg.endswith("(explain: mpdoctor explain join-before-drain; example: mpdoctor repro "
-                        "run join_before_drain seed_hang.py 20000)")
+                        "run join_before_drain seed_hang.py 20000; fixed: mpdoctor repro run "
+                        "join_before_drain fix_drain_first.py)")
 
 
 @pytest.mark.e2e

@@ -21,6 +21,12 @@ exit status: the script's own when it ends by itself (128+N if killed by signal 
   attach: 86 / 87 as above, 0 when the process ended while watched.
 """
 
+ATTACH_EPILOG = """\
+exit status: 86 = deadlock proven, 87 = --timeout reached with no deadlock proven,
+  0 = the process ended while it was watched, 88 = bad input (no such process, not Python,
+  not allowed to inspect it), 89 = mpdoctor itself failed.
+"""
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting with status 2."""
@@ -74,21 +80,27 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch the process PID and its descendants (read-only, from /proc and "
                     "py-spy) until a deadlock is proven or --timeout passes, then report. "
                     "Nothing is stopped.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=ATTACH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     att.add_argument("pid", metavar="PID")
     att.add_argument("--timeout", metavar="SECONDS", default="5",
                      help="report 'timeout' with every stack if nothing is proven by then "
                           "(default: 5)")
-    att.add_argument("--json", metavar="PATH", dest="json_path")
-    att.add_argument("--report", metavar="FILE")
-    att.add_argument("--save-snapshot", metavar="PATH")
-    att.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    att.add_argument("--json", metavar="PATH", dest="json_path",
+                     help="also write the report as JSON to PATH ('-' for stdout)")
+    att.add_argument("--report", metavar="FILE",
+                     help="write the human report to FILE instead of stderr")
+    att.add_argument("--save-snapshot", metavar="PATH",
+                     help="save the snapshot the diagnosis was made from (JSON; replay it "
+                          "with `mpdoctor diagnose PATH`)")
+    att.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                     help="colour in the human report (default: auto; NO_COLOR is honoured)")
 
     diag = sub.add_parser(
         "diagnose", help="diagnose a saved snapshot again (no process is touched)",
         description="Run every rule on a snapshot saved with --save-snapshot.")
     diag.add_argument("snapshot", metavar="SNAPSHOT")
-    diag.add_argument("--json", metavar="PATH", dest="json_path")
+    diag.add_argument("--json", metavar="PATH", dest="json_path",
+                      help="also write the report as JSON to PATH ('-' for stdout)")
     diag.add_argument("--color", choices=("auto", "always", "never"), default="auto")
 
     explain = sub.add_parser(
@@ -202,7 +214,7 @@ def check_module(python: str, module: str) -> None:
                           "it into that interpreter's environment.")
 
 
-def check_script(path: str) -> None:
+def check_script(path: str, python: str = sys.executable) -> None:
     if not os.path.exists(path):
         raise TargetError(f"the script {path!r} does not exist.",
                           "Check the path (it is relative to the current directory), or use "
@@ -227,6 +239,44 @@ def check_script(path: str) -> None:
         raise TargetError(f"{path!r} is a {first[2:].decode('utf-8', 'replace').strip()} script, "
                           "not a Python script.",
                           "Pass the Python script it runs instead.")
+    # a .py file (or a python #! script) with a syntax error is the script's own failure, and
+    # Python reports it; any other file that does not even compile is not a Python program
+    if not path.endswith(".py") and not first.startswith(b"#!"):
+        error = syntax_error(path, python)
+        if error:
+            raise TargetError(f"{path!r} is not a Python script ({python} cannot compile it: "
+                              f"{error}).", "Pass the .py file that starts the processes.")
+
+
+#: compiles a file the way the interpreter would run it; prints "line N: message" if it cannot
+_COMPILE = ("import sys\n"
+            "try:\n"
+            "    compile(open(sys.argv[1], 'rb').read(), sys.argv[1], 'exec', dont_inherit=True)\n"
+            "except SyntaxError as e:\n"
+            "    print('line %s: %s: %s' % (e.lineno, type(e).__name__, e.msg)); sys.exit(3)\n"
+            "except ValueError as e:\n"
+            "    print('%s: %s' % (type(e).__name__, e)); sys.exit(3)\n")
+
+
+def syntax_error(path: str, python: str) -> str:
+    """Why ``python`` could not even compile the script ("" when it can, or cannot tell): a
+    text file that is no Python (``/etc/passwd``) is bad input, not a run that failed."""
+    if os.path.abspath(python) == os.path.abspath(sys.executable):
+        try:
+            with open(path, "rb") as f:
+                compile(f.read(), path, "exec", dont_inherit=True)
+        except SyntaxError as e:
+            return f"line {e.lineno}: {type(e).__name__}: {e.msg}"
+        except (ValueError, OSError) as e:
+            return f"{type(e).__name__}: {e}"
+        return ""
+    import subprocess
+    try:
+        r = subprocess.run([python, "-I", "-c", _COMPILE, path], stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return r.stdout.decode("utf-8", "replace").strip() if r.returncode == 3 else ""
 
 
 def _platform() -> None:
@@ -255,7 +305,7 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
         check_module(python, args.module)
         command = [python, "-m", args.module, *rest]
     else:
-        check_script(rest[0])
+        check_script(rest[0], python)
         command = [python, *rest]
     for path, what in ((args.json_path, "--json"), (args.report, "--report"),
                        (args.save_snapshot, "--save-snapshot")):
@@ -290,8 +340,11 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
         code = st if st >= 0 else 128 - st
         if code == 0 and args.strict and diagnosis is not None and diagnosis.findings:
             code = int(ExitCode.FINDINGS)
+    # after a deadlock or timeout verdict mpdoctor stopped the script: it did not end by itself,
+    # and the signal mpdoctor sent is not its status (docs/json.md: null)
+    status = None if outcome.verdict in ("deadlock", "timeout") else outcome.status
     report = Report(verdict=outcome.verdict, exit_code=code, command=tuple(command),
-                    status=outcome.status, diagnosis=diagnosis,
+                    status=status, diagnosis=diagnosis,
                     snapshot=outcome.snapshot, duration=outcome.duration,
                     proof_seconds=outcome.proof_seconds, timeout=timeout,
                     notes=outcome.notes, stopped=outcome.stopped)
@@ -350,7 +403,9 @@ def cmd_diagnose(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     diagnosis = diagnose(snapshot)
     verdict = "deadlock" if diagnosis.deadlock else "timeout"
     code = int(ExitCode.DEADLOCK if diagnosis.deadlock else ExitCode.TIMEOUT)
-    report = Report(verdict=verdict, exit_code=code, diagnosis=diagnosis, snapshot=snapshot)
+    root = snapshot.root
+    report = Report(verdict=verdict, exit_code=code, diagnosis=diagnosis, snapshot=snapshot,
+                    command=root.cmdline if root is not None else ())
     args.report = None
     _emit(report, args)
     return code

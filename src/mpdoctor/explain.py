@@ -97,9 +97,13 @@ def example(slug: str) -> Optional[str]:
 
 def refs(finding: "Finding") -> Dict[str, str]:
     """What a report shows under a finding, as commands that work wherever mpdoctor is
-    installed: ``explain`` (its page) and ``example`` (a reproducer with the same diagnosis)."""
+    installed: ``explain`` (its page), ``example`` (a reproducer with the same diagnosis) and,
+    when the finding names one, ``fixed`` (the same program, fixed)."""
     out = {"explain": command(finding.slug)}
     ex = example(finding.slug)
     if ex:
         out["example"] = ex
+    parts = finding.repro.split("/")
+    if len(parts) == 3 and parts[0] == "repro":  # the finding names a fixed script
+        out["fixed"] = f"mpdoctor repro run {parts[1]} {parts[2]}"
     return out

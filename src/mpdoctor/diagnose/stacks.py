@@ -40,6 +40,11 @@ def is_library(filename: str) -> bool:
     return libpaths.is_library(filename, libraries())
 
 
+def package(filename: str) -> str:
+    """The package a library frame's file belongs to (``multiprocessing``, ``_pytest``)."""
+    return libpaths.package(filename, libraries())
+
+
 def own_frames(thread: Thread) -> Tuple[Frame, ...]:
     """The frames this process ran itself (innermost first).
 

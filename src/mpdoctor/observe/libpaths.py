@@ -238,6 +238,23 @@ def is_library(filename: str, libraries: Libraries) -> bool:
     return _deepest(filename, libraries.user) <= best_lib
 
 
+def package(filename: str, libraries: Libraries) -> str:
+    """The top-level package or module a library file belongs to (``multiprocessing``,
+    ``_pytest``, ``threading``), from its path under the library directory holding it."""
+    if filename.startswith("<"):
+        return filename.strip("<>").split()[-1] if filename.strip("<>") else filename
+    best = ""
+    for root in libraries.stdlib + libraries.site + libraries.mpdoctor:
+        if filename.startswith(root + "/") and len(root) > len(best):
+            best = root
+    if not best:
+        return os.path.basename(filename)
+    if best in libraries.mpdoctor:
+        return "mpdoctor"
+    top = filename[len(best) + 1:].split("/", 1)[0]
+    return top[:-3] if top.endswith(".py") else top
+
+
 def _deepest(filename: str, roots: Sequence[str]) -> int:
     """Length of the longest root that contains ``filename`` (as a directory), else -1."""
     best = -1

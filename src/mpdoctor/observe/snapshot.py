@@ -316,6 +316,14 @@ def load_file(path: str) -> Snapshot:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
+        missing = [k for k in ("root_pid", "processes") if not isinstance(data, dict)
+                   or k not in data]
+        if missing:
+            raise SnapshotError(
+                f"{path!r} is not a snapshot saved by mpdoctor (it has no "
+                f"{' or '.join(repr(k) for k in missing)}).",
+                "Pass a file written by `mpdoctor check --save-snapshot` (a --json report "
+                "is not a snapshot).")
         return load(Snapshot, data)
     except (OSError, ValueError, TypeError, KeyError) as err:
         raise SnapshotError(f"cannot read the snapshot {path!r}: {err}.",
