@@ -116,8 +116,11 @@ class Process:
     cmdline: Tuple[str, ...] = ()
     role: Role = Role.CHILD
     threads: Tuple[Thread, ...] = ()
-    #: why no Python stacks were taken (not a Python process, py-spy missing or refused)
+    #: why py-spy took no Python stacks (not a Python process, py-spy missing or refused)
     stack_error: str = ""
+    #: where the threads' stacks came from: "py-spy", "faulthandler" (from inside the process,
+    #: by the hooks, when py-spy could not), or "" (none taken)
+    stack_source: str = ""
     #: a zombie's exit: its exit code, or -N if it was killed by signal N
     exit_status: Optional[int] = None
     #: start time in clock ticks since boot (orders processes; a replacement starts later)

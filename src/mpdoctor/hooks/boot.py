@@ -624,6 +624,11 @@ class _OnImport:
 
 
 def _install():
+    try:  # stacks on request, for processes py-spy cannot read
+        from mpdoctor.hooks import faultstacks
+        faultstacks.install()
+    except Exception as exc:
+        _debug("faultstacks failed: %r" % (exc,))
     _patch_excepthook()
     pending = _patches()
     for name in list(pending):

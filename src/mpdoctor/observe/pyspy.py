@@ -33,6 +33,10 @@ class Dump:
     pid: int
     threads: List[PyThread] = field(default_factory=list)
     error: str = ""  # why there are no stacks
+    #: who took the stacks: "py-spy", or "faulthandler" (the hooks, when py-spy could not)
+    source: str = "py-spy"
+    #: with source "faulthandler": why py-spy could not
+    pyspy_error: str = ""
 
 
 def find() -> Optional[str]:
@@ -161,10 +165,25 @@ class Dumper:
     def dump(self, pids: Iterable[int], with_locals: bool = False) -> Dict[int, Dump]:
         pids = list(pids)
         if self.exe is None:
-            return {p: Dump(p, error="py-spy is not installed") for p in pids}
+            return {p: _from_hooks(Dump(p, error="py-spy is not installed")) for p in pids}
         exe = self.exe
+
+        def one(pid: int) -> Dump:
+            d = dump_one(exe, pid, self.helpers.add, self.helpers.discard,
+                         with_locals=with_locals)
+            return d if d.threads or not d.error else _from_hooks(d)
+
         with ThreadPoolExecutor(max_workers=min(self.workers, max(1, len(pids)))) as pool:
-            results = pool.map(
-                lambda p: dump_one(exe, p, self.helpers.add, self.helpers.discard,
-                                   with_locals=with_locals), pids)
-            return {d.pid: d for d in results}
+            return {d.pid: d for d in pool.map(one, pids)}
+
+
+def _from_hooks(failed: Dump) -> Dump:
+    """py-spy could not read the process (an interpreter it does not know, a very deep
+    recursion, ptrace refused): the stacks from inside it, if the hooks run there."""
+    from mpdoctor.observe import hookstacks
+
+    d = hookstacks.dump(failed.pid)
+    if d is None or not d.threads:
+        return failed
+    d.pyspy_error = failed.error
+    return d

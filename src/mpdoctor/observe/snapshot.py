@@ -302,7 +302,9 @@ def with_stacks(snapshot: Snapshot, dumps: Dict[int, Dump]) -> Snapshot:
                 t = dataclasses.replace(t, frames=py.frames, name=py.name or t.name,
                                         python_thread_id=py.thread_id)
             threads.append(t)
-        processes.append(dataclasses.replace(p, threads=tuple(threads), stack_error=d.error))
+        processes.append(dataclasses.replace(
+            p, threads=tuple(threads), stack_error=d.error or d.pyspy_error,
+            stack_source=d.source if d.threads else ""))
     return dataclasses.replace(snapshot, processes=tuple(processes))
 
 

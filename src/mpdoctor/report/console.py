@@ -151,7 +151,11 @@ def _processes(report: Report) -> List[Text]:
                                  (cmd, "dim")))
         if p.state == "Z":
             continue
-        if p.stack_error:
+        if p.stack_source == "faulthandler":
+            out.append(Text("    Python stacks from faulthandler inside the process (py-spy "
+                            f"could not read it: {p.stack_error or 'no reason given'})",
+                            style="dim"))
+        elif p.stack_error:
             out.append(Text(f"    no Python stack: {p.stack_error}", style="dim"))
         for t in p.threads:
             out.extend(_thread(s, p, t, (p.pid, t.tid) in stuck))
