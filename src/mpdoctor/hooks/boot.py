@@ -295,6 +295,7 @@ def _patch_print_exc(traceback):
         try:
             exc_type, exc, tb = sys.exc_info()
             _examine(exc, tb)
+            _examine_unpickling(exc, tb)
         except Exception:
             pass
         return real_print_exc(limit=limit, file=file, chain=chain)
@@ -309,6 +310,7 @@ def _patch_excepthook():
     def excepthook(exc_type, exc, tb):
         try:
             _examine(exc, tb)
+            _examine_unpickling(exc, tb)
             if isinstance(exc, RuntimeError):
                 _examine_main_guard(exc, tb)
         except Exception:
@@ -350,6 +352,38 @@ def _patch_result_errors(mpool):
 
     functools.update_wrapper(__init__, real_init)
     mpool.MaybeEncodingError.__init__ = __init__
+
+
+#: where a child unpickles what its parent sent, innermost traceback frame first:
+#: (file suffix, function, operation)
+_UNPICKLING = [("multiprocessing/queues.py", "get", "Pool task"),
+               ("multiprocessing/spawn.py", "_main", "Process start")]
+
+
+def _examine_unpickling(exc, tb):
+    """A child could not unpickle what it was sent: a function pickled by name that does not
+    exist where the child looks for it (defined under ``if __name__ == "__main__":``, which a
+    spawned child's ``__mp_main__`` never runs), a module it cannot import."""
+    if not isinstance(exc, (AttributeError, ImportError)) or id(exc) in _reported:
+        return
+    frames = []
+    while tb is not None:
+        frames.append(_At(tb))
+        tb = tb.tb_next
+    if not frames:
+        return
+    inner = frames[-1].f_code
+    for suffix, name, op in _UNPICKLING:
+        if inner.co_name == name and inner.co_filename.endswith(suffix):
+            if op == "Pool task" and not any(
+                    f.f_code.co_name == "worker" and f.f_code.co_filename.endswith(
+                        "multiprocessing/pool.py") for f in frames):
+                continue
+            _reported.add(id(exc))
+            main = sys.modules.get("__mp_main__") or sys.modules.get("__main__")
+            channel.send("unpickle-error", op=op, error="%s: %s" % (type(exc).__name__, exc),
+                         main=getattr(main, "__file__", None))
+            return
 
 
 def _examine_main_guard(exc, tb):
