@@ -50,10 +50,16 @@ def own_frames(thread: Thread) -> Tuple[Frame, ...]:
 
     A forked child starts with a copy of its parent's stack; everything outside
     ``BaseProcess._bootstrap`` is that copy (the parent's ``p.start()`` line, say), not code the
-    child is running."""
+    child is running.  When the stack lacks that frame (py-spy misreads it on some versions, or
+    the child is already past it, exiting), the fork itself is the boundary: the child's own
+    code starts inside ``Popen._launch`` of ``popen_fork.py``, where ``os.fork()`` returned."""
     for i, f in enumerate(thread.frames):
         if f.function.rsplit(".", 1)[-1] == "_bootstrap" and f.filename.endswith(
                 "multiprocessing/process.py"):
+            return thread.frames[:i + 1]
+    for i, f in enumerate(thread.frames):
+        if f.function.rsplit(".", 1)[-1] == "_launch" and f.filename.endswith(
+                "multiprocessing/popen_fork.py") and i > 0:
             return thread.frames[:i + 1]
     return thread.frames
 

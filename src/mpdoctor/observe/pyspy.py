@@ -110,7 +110,7 @@ def parse(pid: int, text: str) -> Dump:
                   locals=tuple((str(v.get("name")), str(v.get("repr")))
                                for v in f.get("locals") or ()
                                if str(v.get("name", "")).startswith("mpdoctor_")))
-            for f in t.get("frames") or ()
+            for f in t.get("frames") or () if not _phantom(f)
         )
         tid = t.get("os_thread_id")
         if tid is None:
@@ -118,6 +118,14 @@ def parse(pid: int, text: str) -> Dump:
         threads.append(PyThread(os_tid=int(tid), name=str(t.get("thread_name") or ""),
                                 thread_id=t.get("thread_id"), frames=frames))
     return Dump(pid, threads)
+
+
+def _phantom(f: Dict) -> bool:
+    """A frame py-spy reads from the interpreter's own entry frames on some versions (3.13:
+    ``__init__`` in a file called ``__init__`` at line 0): no code runs there, and it must never
+    pass for the user's line."""
+    filename = str(f.get("filename") or "")
+    return int(f.get("line") or 0) <= 0 and not filename.startswith(("/", "<"))
 
 
 def _first_line(text: str) -> str:
