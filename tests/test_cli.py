@@ -5,6 +5,7 @@ import pytest
 
 from conftest import INTERNAL, PROGRAMS, ROOT, USAGE
 from mpdoctor import cli
+from mpdoctor.run import compilecheck
 from mpdoctor.errors import UsageError
 
 
@@ -112,8 +113,8 @@ def test_a_text_file_that_is_no_python_for_another_interpreter(tmp_path):
     # a path that is not mpdoctor's own interpreter is asked in a subprocess
     import os
     os.symlink(sys.executable, tmp_path / "py")
-    assert "SyntaxError" in cli.syntax_error(str(passwd), str(tmp_path / "py"))
-    assert cli.syntax_error(str(PROGRAMS / "output.py"), str(tmp_path / "py")) == ""
+    assert "SyntaxError" in compilecheck.syntax_error(str(passwd), str(tmp_path / "py"))
+    assert compilecheck.syntax_error(str(PROGRAMS / "output.py"), str(tmp_path / "py")) == ""
 
 
 def test_repro_run_with_a_script_the_case_lacks_is_bad_input():

@@ -242,41 +242,11 @@ def check_script(path: str, python: str = sys.executable) -> None:
     # a .py file (or a python #! script) with a syntax error is the script's own failure, and
     # Python reports it; any other file that does not even compile is not a Python program
     if not path.endswith(".py") and not first.startswith(b"#!"):
+        from mpdoctor.run.compilecheck import syntax_error
         error = syntax_error(path, python)
         if error:
             raise TargetError(f"{path!r} is not a Python script ({python} cannot compile it: "
                               f"{error}).", "Pass the .py file that starts the processes.")
-
-
-#: compiles a file the way the interpreter would run it; prints "line N: message" if it cannot
-_COMPILE = ("import sys\n"
-            "try:\n"
-            "    compile(open(sys.argv[1], 'rb').read(), sys.argv[1], 'exec', dont_inherit=True)\n"
-            "except SyntaxError as e:\n"
-            "    print('line %s: %s: %s' % (e.lineno, type(e).__name__, e.msg)); sys.exit(3)\n"
-            "except ValueError as e:\n"
-            "    print('%s: %s' % (type(e).__name__, e)); sys.exit(3)\n")
-
-
-def syntax_error(path: str, python: str) -> str:
-    """Why ``python`` could not even compile the script ("" when it can, or cannot tell): a
-    text file that is no Python (``/etc/passwd``) is bad input, not a run that failed."""
-    if os.path.abspath(python) == os.path.abspath(sys.executable):
-        try:
-            with open(path, "rb") as f:
-                compile(f.read(), path, "exec", dont_inherit=True)
-        except SyntaxError as e:
-            return f"line {e.lineno}: {type(e).__name__}: {e.msg}"
-        except (ValueError, OSError) as e:
-            return f"{type(e).__name__}: {e}"
-        return ""
-    import subprocess
-    try:
-        r = subprocess.run([python, "-I", "-c", _COMPILE, path], stdin=subprocess.DEVNULL,
-                           capture_output=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return r.stdout.decode("utf-8", "replace").strip() if r.returncode == 3 else ""
 
 
 def _platform() -> None:
