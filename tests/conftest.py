@@ -143,17 +143,19 @@ class Run:
 
 def run_check(*args: str, tmp_path: Path, timeout: float = 120, stdin: Optional[bytes] = None,
               json_report: bool = True, extra: Optional[List[str]] = None,
-              env: Optional[dict] = None) -> Run:
-    """Run ``mpdoctor check`` in a session of its own; afterwards nothing of that session may
-    remain (any leftover is killed by pid and fails the test)."""
+              env: Optional[dict] = None, command: Optional[List[str]] = None,
+              cwd: Optional[Path] = None) -> Run:
+    """Run ``mpdoctor check`` (or ``command``, e.g. an installed ``mpdoctor repro run``) in a
+    session of its own, from ``cwd`` (default: the checkout); afterwards nothing of that
+    session may remain (any leftover is killed by pid and fails the test)."""
     report_path = tmp_path / f"report-{time.monotonic_ns()}.json"
-    cmd = [sys.executable, "-m", "mpdoctor", "check", *(extra or [])]
+    cmd = [*(command or [sys.executable, "-m", "mpdoctor", "check"]), *(extra or [])]
     if json_report:
         cmd += ["--json", str(report_path)]
     cmd += list(args)
     tag = f"{os.getpid()}-{time.monotonic_ns()}"
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE if stdin is not None else
+    proc = subprocess.Popen(cmd, cwd=cwd or ROOT, stdin=subprocess.PIPE if stdin is not None else
                             subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True, env=tagged_env(tag, env))
     try:
@@ -174,3 +176,18 @@ def run_check(*args: str, tmp_path: Path, timeout: float = 120, stdin: Optional[
 def load_fixture(name: str):
     from mpdoctor.observe.snapshot import load_file
     return load_file(str(FIXTURES / name))
+
+
+@pytest.fixture(scope="session")
+def wheel_install(tmp_path_factory) -> Path:
+    """mpdoctor as users get it: ``pip install .`` (a wheel, not editable) into a fresh venv,
+    built once per session.  Returns the venv; run it from a folder outside the checkout."""
+    base = tmp_path_factory.mktemp("wheel")
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    r = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+                        "--disable-pip-version-check", str(ROOT)], cwd=base,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        pytest.fail(f"pip install . failed: {r.stderr[-3000:]}")
+    return venv

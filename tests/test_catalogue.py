@@ -11,6 +11,7 @@ import pkgutil
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -87,16 +88,106 @@ def test_readmes_claim_only_slugs_mpdoctor_emits():
             assert run.slugs, run
 
 
-@pytest.mark.e2e
-@pytest.mark.parametrize("case,run", RUNS,
-                         ids=[f"{c.name}:{' '.join(r.argv)}" for c, r in RUNS])
-def test_script_does_what_its_readme_says(case, run, tmp_path):
-    argv = list(run.argv)
-    argv[run.script_index] = str(case.path / run.script)
-    result = run_check(*argv, tmp_path=tmp_path)
+#: rows run at once: most of a row's time is spent waiting (a hang forming, a --timeout), so a
+#: few at a time cut the suite's time without loading the machine much
+AT_ONCE = 3
+
+
+class Rows:
+    """Every README row, run through ``command`` a few at a time in the background from the
+    first test that asks; each row's test then checks its own result."""
+
+    def __init__(self, tmp_path_factory, wanted, command=None):
+        self.tmp = tmp_path_factory
+        self.wanted = wanted  # the rows whose tests were selected (-k runs one, not all)
+        self.command = command
+        self.pool = None
+        self.futures = {}
+
+    def _one(self, case, run):
+        tmp = self.tmp.mktemp("row")
+        argv = list(run.argv)
+        i = run.script_index
+        if self.command is None:  # the checkout: mpdoctor check repro/CASE/FILE.py
+            argv[i] = str(case.path / run.script)
+            return run_check(*argv, tmp_path=tmp)
+        cwd = tmp / "elsewhere"  # an installed mpdoctor: repro run CASE FILE from elsewhere
+        cwd.mkdir()
+        return run_check(*argv[:i], case.name, argv[i], *argv[i + 1:], tmp_path=tmp,
+                         command=self.command, cwd=cwd)
+
+    def result(self, case, run):
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=AT_ONCE)
+            for c, r in RUNS:
+                if (c.name, r.argv) in self.wanted:
+                    self.futures[(c.name, r.argv)] = self.pool.submit(self._one, c, r)
+        return self.futures[(case.name, run.argv)].result(timeout=600)
+
+    def close(self):
+        if self.pool is not None:
+            for f in self.futures.values():
+                f.cancel()
+            self.pool.shutdown(wait=True)
+
+
+def _selected(request, test_name):
+    return {(item.callspec.params["case"].name, item.callspec.params["run"].argv)
+            for item in request.session.items
+            if getattr(item, "originalname", None) == test_name}
+
+
+@pytest.fixture(scope="module")
+def checkout_rows(request, tmp_path_factory):
+    rows = Rows(tmp_path_factory, _selected(request, "test_script_does_what_its_readme_says"))
+    yield rows
+    rows.close()
+
+
+@pytest.fixture(scope="module")
+def wheel_rows(request, tmp_path_factory, wheel_install):
+    rows = Rows(tmp_path_factory,
+                _selected(request, "test_installed_wheel_does_what_the_readme_says"),
+                [str(wheel_install / "bin" / "mpdoctor"), "repro", "run"])
+    yield rows
+    rows.close()
+
+
+def _check_row(result, run):
     assert result.report is not None, result.stderr
     assert (result.rc, result.report["verdict"]) == (run.exit_code, run.verdict), result.stderr
     assert sorted(set(result.slugs)) == sorted(run.slugs), result.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("case,run", RUNS,
+                         ids=[f"{c.name}:{' '.join(r.argv)}" for c, r in RUNS])
+def test_script_does_what_its_readme_says(case, run, checkout_rows):
+    _check_row(checkout_rows.result(case, run), run)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("case,run", RUNS,
+                         ids=[f"{c.name}:{' '.join(r.argv)}" for c, r in RUNS])
+def test_installed_wheel_does_what_the_readme_says(case, run, wheel_rows):
+    """The same row, as a user who ran ``pip install mpdoctor`` runs it: ``mpdoctor repro run``
+    from a folder outside the checkout, on the copy of the catalogue inside site-packages."""
+    result = wheel_rows.result(case, run)
+    _check_row(result, run)
+    ran = result.report["script"]["command"]
+    assert f"{os.sep}mpdoctor{os.sep}_repro{os.sep}{case.name}{os.sep}" in " ".join(ran)
+
+
+def test_wheel_install_runs_its_own_copy(wheel_install, tmp_path):
+    python = str(wheel_install / "bin" / "python")
+    code = ("import mpdoctor, mpdoctor.catalogue as c, sysconfig; "
+            "print(mpdoctor.__file__); print(c.root()); print(sysconfig.get_paths()['purelib'])")
+    out = subprocess.run([python, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    package, root, purelib = out
+    assert Path(package).parent == Path(purelib) / "mpdoctor"
+    assert Path(root) == Path(purelib) / "mpdoctor" / "_repro"
+    assert ROOT not in Path(package).parents
 
 
 # -- docs ----------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 import signal
 import subprocess
 import sys
@@ -215,3 +216,31 @@ def test_closed_stderr_pipe_keeps_the_exit_status_and_json(tmp_path):
     finally:
         kill_session(proc.pid)
     assert json.loads(report.read_text())["verdict"] == "deadlock"
+
+
+DEFAULT_METHOD = multiprocessing.get_start_method()
+
+
+@pytest.mark.parametrize("case", ["seed", "pool-lambda", "no-main-guard"])
+def test_default_start_method_cases_are_diagnosed_with_file_and_line(case, tmp_path):
+    """With whatever start method the interpreter uses by default (forkserver from 3.14)."""
+    if case == "seed":
+        run = run_check(SEED, "20000", tmp_path=tmp_path)
+        assert run.rc == DEADLOCK, run.stderr
+        assert run.report["findings"][0]["data"]["joiner"]["site"] == f"{SEED}:30"
+        return
+    if case == "pool-lambda":
+        script = str(PROGRAMS / "pool_lambda.py")
+        run = run_check(script, tmp_path=tmp_path)
+        assert run.rc == 1, run.stderr
+        [f] = [f for f in run.report["findings"] if f["slug"] == "unpicklable-payload"]
+        assert f["data"]["site"] == f"{script}:7"
+        return
+    script = str(PROGRAMS / "no_main_guard_default.py")
+    run = run_check("--timeout", "4", script, tmp_path=tmp_path)
+    if DEFAULT_METHOD == "fork":
+        assert (run.rc, run.slugs) == (0, []), run.stderr
+        return
+    assert run.rc in (1, TIMEOUT), run.stderr
+    [f] = [f for f in run.report["findings"] if f["slug"] == "missing-main-guard"]
+    assert f["data"]["site"] == f"{script}:10"

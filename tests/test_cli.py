@@ -5,6 +5,7 @@ import pytest
 
 from conftest import INTERNAL, PROGRAMS, ROOT, USAGE
 from mpdoctor import cli
+from mpdoctor.run import compilecheck
 from mpdoctor.errors import UsageError
 
 
@@ -92,3 +93,65 @@ def test_help_and_version():
     r = run("check", "--help")
     assert r.returncode == 0 and "86 = deadlock proven" in r.stdout
     assert INTERNAL == 89
+
+
+# -- what a newcomer ran into --------------------------------------------------------------------
+
+def test_a_text_file_that_is_no_python_is_bad_input(tmp_path):
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    for path in (str(passwd), "/etc/passwd"):
+        r = run("check", path)
+        assert r.returncode == USAGE, r.stderr
+        assert r.stderr.startswith(f"mpdoctor: error: '{path}' is not a Python script")
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_a_text_file_that_is_no_python_for_another_interpreter(tmp_path):
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    # a path that is not mpdoctor's own interpreter is asked in a subprocess
+    import os
+    os.symlink(sys.executable, tmp_path / "py")
+    assert "SyntaxError" in compilecheck.syntax_error(str(passwd), str(tmp_path / "py"))
+    assert compilecheck.syntax_error(str(PROGRAMS / "output.py"), str(tmp_path / "py")) == ""
+
+
+def test_repro_run_with_a_script_the_case_lacks_is_bad_input():
+    r = run("repro", "run", "join_before_drain", "nosuch")
+    assert r.returncode == USAGE, r.stderr
+    assert r.stderr.startswith("mpdoctor: error: the case 'join_before_drain' has no script "
+                               "'nosuch'.")
+    assert "seed_hang.py" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_diagnose_a_file_that_is_no_snapshot(tmp_path):
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}\n")
+    r = run("diagnose", str(empty))
+    assert r.returncode == USAGE
+    assert "is not a snapshot saved by mpdoctor" in r.stderr and "__init__" not in r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+def test_diagnose_json_names_the_snapshot_command(tmp_path):
+    import json
+    r = run("diagnose", "tests/fixtures/seed_fork.json", "--json", str(tmp_path / "r.json"))
+    assert r.returncode == 86
+    data = json.loads((tmp_path / "r.json").read_text())
+    snap = json.loads(open("tests/fixtures/seed_fork.json").read())
+    [root] = [p for p in snap["processes"] if p["pid"] == snap["root_pid"]]
+    assert data["script"]["command"] == root["cmdline"]
+    assert data["script"]["command"][1:] == ["repro/join_before_drain/seed_hang.py", "20000",
+                                             "fork"]
+    assert data["script"]["status"] is None
+
+
+def test_attach_help_explains_every_option_and_its_own_exit_codes():
+    r = run("attach", "--help")
+    assert r.returncode == 0
+    for option in ("--json PATH ", "--report FILE ", "--save-snapshot PATH ", "--color "):
+        line = next(x for x in r.stdout.splitlines() if x.strip().startswith(option.strip()))
+        assert len(line.split()) > 2 or option == "--color ", line  # help text beside it
+    assert "0 = the process ended while it was watched" in r.stdout
+    assert "--strict" not in r.stdout and "90 =" not in r.stdout

@@ -21,12 +21,20 @@ pytest_plugins = ["pytester"]
 
 GH = {"GITHUB_ACTIONS": "true"}
 
-#: the seed fixture was recorded in a checkout at /work/main
-SEED_LINE = ("::error file=repro/join_before_drain/seed_hang.py,line=30,"
-             "title=mpdoctor join-before-drain::main process 29150 waits for child 29151 to exit "
-             "at /work/main/repro/join_before_drain/seed_hang.py:30, but the child cannot exit "
-             "until the queue it writes to is drained, and the only reader is the waiting "
-             "process itself")
+def _seed_line() -> str:
+    """The annotation for the seed fixture (recorded in a checkout at /work/main), with its
+    pids: the main process and the child it joins."""
+    snap = load_fixture("seed_fork.json")
+    child = next(p.pid for p in snap.processes if p.ppid == snap.root_pid)
+    joined = snap.root.main_thread.wait.pid or child
+    return ("::error file=repro/join_before_drain/seed_hang.py,line=30,"
+            f"title=mpdoctor join-before-drain::main process {snap.root_pid} waits for child "
+            f"{joined} to exit at /work/main/repro/join_before_drain/seed_hang.py:30, but the "
+            "child cannot exit until the queue it writes to is drained, and the only reader is "
+            "the waiting process itself")
+
+
+SEED_LINE = _seed_line()
 
 
 def _finding(site, severity=Severity.ERROR, summary="it hangs", slug="join-before-drain"):

@@ -115,3 +115,18 @@ def test_hooks_change_nothing_observable(mode, start_method, tmp_path):
     assert run.stderr == plain.stderr.decode("utf-8", "replace")
     assert run.report["verdict"] in ("ok", "failed")
     assert run.report["findings"] == []
+
+
+@pytest.mark.parametrize("method", [m for m in ("spawn", "forkserver") if m in START_METHODS])
+def test_a_worker_that_cannot_unpickle_its_task_is_named_with_the_cause(method, tmp_path):
+    """The function is defined under the __main__ guard: each worker dies unpickling its task
+    (its stderr says so); the report says that, not native code or the OOM killer."""
+    script = str(REPRO / "pool_worker_died" / "function_under_guard.py")
+    run = run_check(script, method, tmp_path=tmp_path)
+    assert run.rc == DEADLOCK, run.stderr
+    [f] = [f for f in run.report["findings"] if f["slug"] == "pool-worker-died"]
+    errors = f["data"]["unpickling_errors"]
+    assert errors and all("square" in e["error"] for e in errors)
+    assert "could not unpickle the task" in " ".join(f["evidence"])
+    assert "OOM" not in f["fix"] and "module level" in f["fix"]
+    assert f["data"]["caller"]["site"] == f"{script}:17"

@@ -287,13 +287,21 @@ def test_missing_module():
 
 
 def test_without_py_spy_the_diagnosis_degrades_and_says_so(tmp_path):
+    """Without py-spy and without hooks (nothing inside the processes either) the proof still
+    holds, with no file:line; with the hooks, the stacks come from inside the processes."""
     env = dict(os.environ, MPDOCTOR_PYSPY="")
     seed = str(ROOT / "repro" / "join_before_drain" / "seed_hang.py")
-    run = run_check(seed, "20000", tmp_path=tmp_path, env=env)
+    run = run_check(seed, "20000", tmp_path=tmp_path, env=env, extra=["--no-hooks"])
     assert run.rc == 86
     [f] = run.report["findings"]
     assert f["slug"] == "join-before-drain" and f["data"]["joiner"]["site"] is None
     assert any("py-spy was not found" in n for n in run.report["notes"])
+    run = run_check(seed, "20000", tmp_path=tmp_path, env=env)
+    assert run.rc == 86
+    assert run.report["findings"][0]["data"]["joiner"]["site"] == f"{seed}:30"
+    root = next(p for p in run.report["processes"] if p["role"] == "main")
+    assert root["stack_source"] == "faulthandler"
+    assert root["stack_error"] == "py-spy is not installed"
 
 
 def test_not_linux_is_said_clearly(monkeypatch, capsys):

@@ -28,6 +28,8 @@ from mpdoctor.errors import UsageError
 #: a table row whose first cell is a command run under mpdoctor
 _RUN_ROW = re.compile(r"^\|\s*`mpdoctor check ([^`]+)`\s*\|(.*)\|\s*$")
 _SLUG = re.compile(r"`([a-z][a-z0-9-]*)`")
+#: a word that names a script: letters, digits and underscores with a letter in it, or ``.py``
+_SCRIPT_NAME = re.compile(r"(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]+(\.py)?|.+\.py")
 
 
 @dataclass(frozen=True)
@@ -128,15 +130,20 @@ def command(case: Case, rest: Sequence[str]) -> List[str]:
     """The script to run and its arguments, from ``run CASE [FILE] [ARGS...]``.
 
     The first of ``rest`` is FILE when it names one of the case's scripts (with or without
-    ``.py``); otherwise the case's default script runs, with all of ``rest`` as arguments."""
+    ``.py``).  A first word that looks like a script name (``fix_pool``, ``nosuch.py``) and is
+    none of them is a mistake, not an argument; anything else (``20000``, ``-v``) goes with the
+    rest to the case's default script."""
     rest = list(rest)
     if rest:
         first = rest[0] if rest[0].endswith(".py") else rest[0] + ".py"
         if first in case.scripts:
             return [str(case.path / first), *rest[1:]]
-        if rest[0].endswith(".py"):
+        if _SCRIPT_NAME.fullmatch(rest[0]):
             raise UsageError(f"the case {case.name!r} has no script {rest[0]!r}.",
-                             f"Its scripts are: {', '.join(case.scripts)}.")
+                             f"Its scripts are: {', '.join(case.scripts)}. To pass "
+                             f"{rest[0]!r} to the default script, name it first: mpdoctor "
+                             f"repro run {case.name} {case.default_script[:-3]} "
+                             f"{shlex.join(rest)}.")
     return [str(case.path / case.default_script), *rest]
 
 

@@ -21,6 +21,12 @@ exit status: the script's own when it ends by itself (128+N if killed by signal 
   attach: 86 / 87 as above, 0 when the process ended while watched.
 """
 
+ATTACH_EPILOG = """\
+exit status: 86 = deadlock proven, 87 = --timeout reached with no deadlock proven,
+  0 = the process ended while it was watched, 88 = bad input (no such process, not Python,
+  not allowed to inspect it), 89 = mpdoctor itself failed.
+"""
+
 
 HTML_HELP = ("also write the report as one self-contained HTML page to PATH (the wait-for graph "
              "drawn, every stack; opens offline)")
@@ -79,24 +85,35 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch the process PID and its descendants (read-only, from /proc and "
                     "py-spy) until a deadlock is proven or --timeout passes, then report. "
                     "Nothing is stopped.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=ATTACH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     att.add_argument("pid", metavar="PID")
     att.add_argument("--timeout", metavar="SECONDS", default="5",
                      help="report 'timeout' with every stack if nothing is proven by then "
                           "(default: 5)")
-    att.add_argument("--json", metavar="PATH", dest="json_path")
-    att.add_argument("--report", metavar="FILE")
+    att.add_argument("--json", metavar="PATH", dest="json_path",
+                     help="also write the report as JSON to PATH ('-' for stdout)")
+    att.add_argument("--report", metavar="FILE",
+                     help="write the human report to FILE instead of stderr")
     att.add_argument("--html", metavar="PATH", dest="html_path", help=HTML_HELP)
-    att.add_argument("--save-snapshot", metavar="PATH")
-    att.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    att.add_argument("--save-snapshot", metavar="PATH",
+                     help="save the snapshot the diagnosis was made from (JSON; replay it "
+                          "with `mpdoctor diagnose PATH`)")
+    att.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                     help="colour in the human report (default: auto; NO_COLOR is honoured)")
 
     diag = sub.add_parser(
         "diagnose", help="diagnose a saved snapshot again (no process is touched)",
         description="Run every rule on a snapshot saved with --save-snapshot.")
     diag.add_argument("snapshot", metavar="SNAPSHOT")
-    diag.add_argument("--json", metavar="PATH", dest="json_path")
+    diag.add_argument("--json", metavar="PATH", dest="json_path",
+                      help="also write the report as JSON to PATH ('-' for stdout)")
     diag.add_argument("--html", metavar="PATH", dest="html_path", help=HTML_HELP)
     diag.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+
+    explain = sub.add_parser(
+        "explain", help="show a diagnosis's page: what happens, how it is proven, the fix",
+        description="Print the docs page of a diagnosis (the slug in [brackets] in a report).")
+    explain.add_argument("slug", metavar="SLUG")
 
     # parsed by mpdoctor.lint.cli; listed here for `mpdoctor --help`
     sub.add_parser("lint", help="find multiprocessing traps in source code, without running it",
@@ -110,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="list the cases")
     actions.add_parser("show", help="show a case's README").add_argument("case", metavar="CASE")
     run = actions.add_parser("run", help="run a case's script under `mpdoctor check`",
-                             usage="mpdoctor repro run CASE [FILE] [ARGS...]")
+                             usage="mpdoctor repro run [check options] CASE [FILE] [ARGS...]",
+                             description="Run one of CASE's scripts under `mpdoctor check`, "
+                                         "with check's options (--timeout, --json, ...) given "
+                                         "before CASE.")
     run.add_argument("case", metavar="CASE")
     run.add_argument("rest", nargs=argparse.REMAINDER, metavar="FILE ARGS",
                      help="the script (default: the case's first) and its arguments")
@@ -166,32 +186,26 @@ def parse_timeout(value: Optional[str], where: str) -> Optional[float]:
     return seconds
 
 
-PROBE = ("import sys, importlib.util; print(sys.version_info[0], "
-         "int(importlib.util.find_spec('mpdoctor') is not None))")
-
-
 def resolve_python(path: Optional[str]) -> Tuple[str, bool]:
     """The interpreter to run, and whether mpdoctor (its hooks) is installed for it."""
     if path is None:
         return sys.executable, True
     import shutil
+
+    from mpdoctor.observe import libpaths
     found = path if os.sep in path else shutil.which(path)
     if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
         raise TargetError(f"--python {path!r} is not an executable file.",
                           "Pass the path of a Python interpreter, e.g. --python /usr/bin/python3.")
-    import subprocess
-    try:
-        out = subprocess.run([found, "-c", PROBE], stdin=subprocess.DEVNULL,
-                             capture_output=True, timeout=30)
-        words = out.stdout.split()
-        ok = out.returncode == 0 and len(words) == 2 and words[0] == b"3"
-    except (OSError, subprocess.SubprocessError):
-        ok, words = False, []
-    if not ok:
+    found = os.path.abspath(found)
+    # the same question tells the interpreter's library directories, asked again (cached)
+    # when the snapshot is taken
+    answer = libpaths.probe(found)
+    if answer is None:
         raise TargetError(f"--python {path!r} does not run as a Python 3 interpreter.",
                           "Pass the path of a Python 3 interpreter, e.g. "
                           "--python /usr/bin/python3.")
-    return os.path.abspath(found), words[1] == b"1"
+    return found, bool(answer.get("mpdoctor"))
 
 
 def check_module(python: str, module: str) -> None:
@@ -211,7 +225,7 @@ def check_module(python: str, module: str) -> None:
                           "it into that interpreter's environment.")
 
 
-def check_script(path: str) -> None:
+def check_script(path: str, python: str = sys.executable) -> None:
     if not os.path.exists(path):
         raise TargetError(f"the script {path!r} does not exist.",
                           "Check the path (it is relative to the current directory), or use "
@@ -236,6 +250,14 @@ def check_script(path: str) -> None:
         raise TargetError(f"{path!r} is a {first[2:].decode('utf-8', 'replace').strip()} script, "
                           "not a Python script.",
                           "Pass the Python script it runs instead.")
+    # a .py file (or a python #! script) with a syntax error is the script's own failure, and
+    # Python reports it; any other file that does not even compile is not a Python program
+    if not path.endswith(".py") and not first.startswith(b"#!"):
+        from mpdoctor.run.compilecheck import syntax_error
+        error = syntax_error(path, python)
+        if error:
+            raise TargetError(f"{path!r} is not a Python script ({python} cannot compile it: "
+                              f"{error}).", "Pass the .py file that starts the processes.")
 
 
 def _platform() -> None:
@@ -267,7 +289,7 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
         check_module(python, args.module)
         command = [python, "-m", args.module, *rest]
     else:
-        check_script(rest[0])
+        check_script(rest[0], python)
         # a script name that starts with "-" must not be taken for an option of python's
         command = [python, "--", *rest] if rest[0].startswith("-") else [python, *rest]
     for path, what in ((args.json_path, "--json"), (args.report, "--report"),
@@ -342,7 +364,9 @@ def cmd_diagnose(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     diagnosis = diagnose(snapshot)
     verdict = "deadlock" if diagnosis.deadlock else "timeout"
     code = int(ExitCode.DEADLOCK if diagnosis.deadlock else ExitCode.TIMEOUT)
-    report = Report(verdict=verdict, exit_code=code, diagnosis=diagnosis, snapshot=snapshot)
+    root = snapshot.root
+    report = Report(verdict=verdict, exit_code=code, diagnosis=diagnosis, snapshot=snapshot,
+                    command=root.cmdline if root is not None else ())
     args.report = None
     _emit(report, args)
     return code
@@ -353,9 +377,16 @@ def cmd_repro(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
 
     from mpdoctor import catalogue
 
+    if argv and argv[0] == "run" and "-h" not in argv[:2] and "--help" not in argv[:2]:
+        # check's options come before CASE, as they come before SCRIPT for check
+        ours, rest = split_check_args(parser, argv[1:])
+        if not rest:
+            raise UsageError("no case to run.",
+                             "Usage: mpdoctor repro run [check options] CASE [FILE] [ARGS...]; "
+                             "`mpdoctor repro list` shows the cases.")
+        command = catalogue.command(catalogue.find(rest[0]), rest[1:])
+        return cmd_check(parser, [*ours, "--", *command])
     args = parser.parse_args(["repro", *argv])
-    if args.action == "run":
-        return cmd_check(parser, ["--", *catalogue.command(catalogue.find(args.case), args.rest)])
     Console().print(catalogue.listing() if args.action == "list" else catalogue.readme(args.case))
     return 0
 
@@ -366,6 +397,16 @@ def _save_snapshot(snapshot, path: str, report) -> None:
         save(snapshot, path)
     except OSError as err:
         report.notes.append(f"could not write --save-snapshot {path!r}: {err.strerror or err}")
+
+
+def cmd_explain(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+    from rich.console import Console
+
+    from mpdoctor import explain
+
+    args = parser.parse_args(["explain", *argv])
+    Console().print(explain.render(args.slug))
+    return 0
 
 
 def _check_writable(path: str, what: str) -> None:
@@ -506,6 +547,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_diagnose(parser, argv[1:])
         if argv and argv[0] == "repro":
             return cmd_repro(parser, argv[1:])
+        if argv and argv[0] == "explain":
+            return cmd_explain(parser, argv[1:])
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help(sys.stderr)

@@ -138,8 +138,11 @@ class Process:
     cmdline: Tuple[str, ...] = ()
     role: Role = Role.CHILD
     threads: Tuple[Thread, ...] = ()
-    #: why no Python stacks were taken (not a Python process, py-spy missing or refused)
+    #: why py-spy took no Python stacks (not a Python process, py-spy missing or refused)
     stack_error: str = ""
+    #: where the threads' stacks came from: "py-spy", "faulthandler" (from inside the process,
+    #: by the hooks, when py-spy could not), or "" (none taken)
+    stack_source: str = ""
     #: a zombie's exit: its exit code, or -N if it was killed by signal N
     exit_status: Optional[int] = None
     #: start time in clock ticks since boot (orders processes; a replacement starts later)
@@ -227,6 +230,21 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Libraries:
+    """Where library code lives for the interpreter that ran the target (absolute directories,
+    as that interpreter reports them): a frame is the user's unless its file is inside one of
+    ``stdlib``, ``site`` or ``mpdoctor`` and not inside a ``user`` directory nested in them
+    (the catalogue shipped inside the package)."""
+
+    stdlib: Tuple[str, ...] = ()
+    site: Tuple[str, ...] = ()
+    mpdoctor: Tuple[str, ...] = ()
+    user: Tuple[str, ...] = ()
+    #: how they were learnt ("interpreter /usr/bin/python3", "inferred from the stacks")
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Snapshot:
     root_pid: int
     processes: Tuple[Process, ...]
@@ -242,6 +260,9 @@ class Snapshot:
     events: Tuple[Event, ...] = ()
     #: whether hooks ran in the tree (False: attach, or hooks disabled)
     hooks: bool = False
+    #: the target interpreter's library directories (None: recorded before they were kept;
+    #: ``mpdoctor.observe.libpaths.infer`` then reads them from the stacks)
+    libraries: Optional[Libraries] = None
     schema: int = SCHEMA
     #: time.monotonic() when the snapshot was taken (timers' expiry is compared with it)
     monotonic: float = 0.0
@@ -377,6 +398,10 @@ class Dump:
     pid: int
     threads: List[PyThread] = field(default_factory=list)
     error: str = ""  # why there are no stacks
+    #: who took the stacks: "py-spy", or "faulthandler" (the hooks, when py-spy could not)
+    source: str = "py-spy"
+    #: with source "faulthandler": why py-spy could not
+    pyspy_error: str = ""
 
 
 # --------------------------------------------------------------------------------------------

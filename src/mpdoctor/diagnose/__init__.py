@@ -78,6 +78,11 @@ def diagnose_events(events: Sequence[Event], linked: Sequence[Event] = ()) -> Li
 
 
 def diagnose(snapshot: Snapshot) -> Diagnosis:
+    with stacks.using(snapshot):
+        return _diagnose(snapshot)
+
+
+def _diagnose(snapshot: Snapshot) -> Diagnosis:
     g = waitfor.build(snapshot)
     stuck = tuple(sorted((pid, tid) for _, pid, tid in g.stuck))
     if not g.deadlocked:
@@ -172,8 +177,9 @@ def unexplained(g: waitfor.Graph, chain: Tuple[Link, ...]) -> Finding:
     cycle = len(chain) > 1 and (chain[0].pid, chain[0].tid) == (chain[-1].pid, chain[-1].tid)
     return Finding(
         slug=UNEXPLAINED, severity=Severity.ERROR,
-        summary=(f"{len(g.stuck)} threads in {len(pids)} processes wait on each other and "
-                 f"none can ever move again; no known pattern matches"),
+        summary=(f"{describe_mod.count(len(g.stuck), 'thread')} in "
+                 f"{describe_mod.count(len(pids), 'process')} wait on each other and none can "
+                 "ever move again; no known pattern matches"),
         evidence=tuple(link.text for link in (chain[:-1] if cycle else chain)),
         fix=("Read the wait-for chain and the stacks below: each thread waits for the next. "
              "Break the cycle at the wait that should have had a timeout or a different order."),

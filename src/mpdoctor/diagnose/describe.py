@@ -9,6 +9,11 @@ from mpdoctor.diagnose.waitfor import pipe_of
 from mpdoctor.model import Pipe, Process, Role, Snapshot, Thread, WaitKind
 
 
+def count(k: int, word: str, many: str = "") -> str:
+    """``1 process``, ``2 processes``: the number and the word, singular or plural."""
+    return f"{k} {word if k == 1 else many or word + ('es' if word.endswith('s') else 's')}"
+
+
 def n(x: Optional[int]) -> str:
     return "?" if x is None else f"{x:,}"
 

@@ -101,7 +101,9 @@ def _child(g: Graph, root: Process, main: Thread, proven: bool) -> Optional[Find
     if not stacks.in_function(main, "multiprocessing/process.py", ["join"]):
         return None
     w = main.wait
-    kids = [c for c in s.children_of(root.pid) if c.state != "Z"]
+    # started_by: under forkserver (the default from Python 3.14) the children are the
+    # forkserver's, forked on the main process's behalf
+    kids = [c for c in s.started_by(root.pid) if c.state != "Z"]
     if w.kind is WaitKind.CHILD and w.pid and w.pid > 0:
         kids = [c for c in kids if c.pid == w.pid] or kids
     kids = [c for c in kids if c.role.value == "child"]

@@ -19,7 +19,7 @@ from typing import Dict, List, Set, Tuple
 
 from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
-from mpdoctor.diagnose.describe import describe, fill, who
+from mpdoctor.diagnose.describe import count, describe, fill, who
 from mpdoctor.diagnose.waitfor import Graph, pipe_of
 from mpdoctor.model import Finding, Pipe, Process, Role, Severity, Thread, WaitKind
 
@@ -148,7 +148,8 @@ def _finding(g: Graph, joiner: Process, jt: Thread, awaited: Set[int], pipe: Pip
     evidence.append(
         f"pipe:[{pipe.inode}] {pending or 'fill level unknown'}; its read end is held by "
         f"{who(s, joiner.pid)} (waiting in join, above)"
-        + (f" and by {len(other_readers)} other processes ({_pids(other_readers)}), all stuck"
+        + (f" and by {count(len(other_readers), 'other process')} ({_pids(other_readers)}), "
+           "all stuck"
            if other_readers else "")
         + "; none of them can ever read it")
     put_sites = sorted({str(e.data.get("site")) for e in s.events

@@ -31,8 +31,9 @@ def from_events(events: Iterable[Event], linked: Iterable[Event] = ()) -> List[F
     summary = (f"{len(pids)} child process{'es' if len(pids) > 1 else ''} re-ran the main "
                f"module and tried to start processes{f' at {site}' if site else ''}: the "
                "script has no `if __name__ == \"__main__\":` guard")
+    main = first.data.get("main") or (site.rsplit(":", 1)[0] if site else None)
     evidence = [f"under spawn and forkserver each child imports the main module "
-                f"({first.data.get('main') or '?'}) again; there, the process-starting code "
+                f"{f'({main}) ' if main else ''}again; there, the process-starting code "
                 "raised 'RuntimeError: An attempt has been made to start a new process before "
                 "the current process has finished its bootstrapping phase'",
                 f"children that failed this way: {', '.join(map(str, pids[:10]))}"
@@ -44,4 +45,4 @@ def from_events(events: Iterable[Event], linked: Iterable[Event] = ()) -> List[F
         fix=("Put the code that starts processes under `if __name__ == \"__main__\":` (and "
              "keep module level free of side effects), so children can import the module."),
         docs=f"docs/diagnoses/{SLUG}.md", pids=tuple(pids),
-        data={"site": site, "children": pids, "main": first.data.get("main")})]
+        data={"site": site, "children": pids, "main": main})]

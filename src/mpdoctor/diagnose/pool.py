@@ -19,7 +19,7 @@ from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import describe, who
 from mpdoctor.diagnose.waitfor import Graph
-from mpdoctor.model import Finding, Process, Severity, Thread
+from mpdoctor.model import Event, Finding, Process, Severity, Thread
 
 WORKER_DIED = slug("pool-worker-died", "a `Pool` worker died holding a task; `map()` waits forever",
                    "pool_worker_died/fix_process_pool_executor.py")
@@ -32,6 +32,11 @@ TERMINATED = slug("pool-terminated",
                   "pool_basics/terminate.py")
 POOL = "multiprocessing/pool.py"
 WAITS = ["wait", "get", "next", "__next__"]
+
+
+def _as_file(e: Event) -> str:
+    main = e.data.get("main")
+    return f" ({main})" if main else ""
 
 
 def _pool_thread(proc: Process, name: str) -> Optional[Thread]:
@@ -165,11 +170,25 @@ def _worker_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
     site = stacks.user_frame(thread)
     replaced = [w.pid for w in workers if _replacement(w)]
     deaths = [e for e in s.events if e.kind == "pool-worker-exit" and e.pid == proc.pid]
+    # workers that died because they could not even unpickle their task (what they say on
+    # stderr: "Can't get attribute 'square' on <module '__mp_main__'>")
+    unpickled = [e for e in s.events if e.kind == "unpickle-error"
+                 and e.data.get("op") == "Pool task"]
     evidence = [describe(s, proc, thread),
                 f"all {len(workers)} workers of the pool are idle, waiting for a task "
                 f"({', '.join(str(w.pid) for w in workers)}), and the task handler has no task "
                 "left to hand out: a task that was taken is lost"]
-    if replaced:
+    if unpickled:
+        e = unpickled[0]
+        dead = sorted({u.pid for u in unpickled})
+        evidence.append(f"worker{'s' if len(dead) > 1 else ''} {', '.join(map(str, dead[:6]))}"
+                        f"{' ...' if len(dead) > 6 else ''} could not unpickle the task "
+                        f"{'they' if len(dead) > 1 else 'it'} took: {e.data.get('error')}; a "
+                        "function is sent by its name, and a child that imports the main "
+                        f"module{_as_file(e)} as __mp_main__ (spawn, forkserver) never runs "
+                        "what is under `if __name__ == \"__main__\":`, so a function defined "
+                        "there does not exist in the child")
+    elif replaced:
         evidence.append(f"worker{'s' if len(replaced) > 1 else ''} "
                         f"{', '.join(map(str, replaced))} {'were' if len(replaced) > 1 else 'was'} "
                         "started by the pool's worker handler to replace a worker that exited: "
@@ -183,6 +202,8 @@ def _worker_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
         how = (f"was killed by {_signal_name(-code)}" + (" (the OOM killer sends SIGKILL)"
                                                          if code == -9 else "")
                if isinstance(code, int) and code < 0 else f"exited with status {code}")
+        if unpickled and any(u.pid == e.data.get("worker") for u in unpickled):
+            how += " (it could not unpickle its task, above)"
         pending = [p for p in e.data.get("pending") or () if p.get("left")]
         waiting = "; ".join(
             f"the call at {p.get('site') or '?'} still waited for {p.get('left')} "
@@ -192,15 +213,23 @@ def _worker_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
                         + "; the pool replaced it and never re-sent that task")
     summary = (f"{who(s, proc.pid)} waits in {_call(thread)} for a result that will never come: "
                "a pool worker died while running a task")
-    fix = ("Find out why the worker died (an exit code or a signal: native code, os._exit, the "
-           "OOM killer) and fix that; meanwhile use concurrent.futures.ProcessPoolExecutor, "
-           "which raises BrokenProcessPool instead of waiting forever, or get results with a "
-           "timeout (map_async(...).get(timeout=...)).")
+    if unpickled:
+        fix = ("Define the function (and every class the tasks use) at module level, outside "
+               "`if __name__ == \"__main__\":`, in a module the workers can import; keep only "
+               "the code that starts the pool under the guard.")
+    else:
+        fix = ("Find out why the worker died (an exit code or a signal: native code, os._exit, "
+               "the OOM killer) and fix that; meanwhile use "
+               "concurrent.futures.ProcessPoolExecutor, which raises BrokenProcessPool instead "
+               "of waiting forever, or get results with a timeout "
+               "(map_async(...).get(timeout=...)).")
     data = {"site": stacks.site(site), "caller": {"pid": proc.pid, "tid": thread.tid,
                        "site": stacks.site(site)},
             "workers": [w.pid for w in workers], "replacements": replaced,
             "dead_workers": [{"pid": e.data.get("worker"), "exitcode": e.data.get("exitcode")}
-                             for e in deaths]}
+                             for e in deaths],
+            "unpickling_errors": [{"pid": u.pid, "error": u.data.get("error")}
+                                  for u in unpickled]}
     return Finding(slug=WORKER_DIED, severity=Severity.ERROR, summary=summary,
                    evidence=tuple(evidence), fix=fix, docs=f"docs/diagnoses/{WORKER_DIED}.md",
                    pids=tuple([proc.pid] + [w.pid for w in workers]), data=data)

@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import linecache
-import re
-from typing import Iterable, Optional, Tuple
+from typing import Iterable, Iterator, Optional, Tuple
 
-from mpdoctor.model import Frame, Thread
+from mpdoctor.model import Frame, Libraries, Snapshot, Thread
+from mpdoctor.observe import libpaths
 
-_STDLIB = re.compile(r"/lib(?:64)?/python3\.\d+/(?!(?:site|dist)-packages/)")
-_THIRD_PARTY = re.compile(r"/(?:site|dist)-packages/")
+#: the library directories of the snapshot being diagnosed or rendered (see ``using``)
+_LIBRARIES: contextvars.ContextVar[Optional[Libraries]] = contextvars.ContextVar(
+    "mpdoctor_libraries", default=None)
 
 
-def is_stdlib(filename: str) -> bool:
-    return bool(_STDLIB.search(filename)) or filename.startswith("<frozen")
+@contextlib.contextmanager
+def using(snapshot: Optional[Snapshot]) -> Iterator[Libraries]:
+    """Judge frames by the library directories ``snapshot`` records (or infers) while the block
+    runs: the rules and renderers below take a thread, and the thread alone cannot say which
+    interpreter ran it."""
+    libs = libpaths.for_snapshot(snapshot) if snapshot is not None else libpaths.current()
+    token = _LIBRARIES.set(libs)
+    try:
+        yield libs
+    finally:
+        _LIBRARIES.reset(token)
+
+
+def libraries() -> Libraries:
+    libs = _LIBRARIES.get()
+    # outside ``using``: what mpdoctor's own interpreter says
+    return libs if libs is not None else libpaths.current()
 
 
 def is_library(filename: str) -> bool:
-    """Standard library, installed packages, or interpreter internals (``<frozen ...>``)."""
-    return (is_stdlib(filename) or bool(_THIRD_PARTY.search(filename))
-            or filename.startswith("<") or "/mpdoctor/" in filename)
+    """Standard library, installed packages, mpdoctor itself, or interpreter internals
+    (``<frozen ...>``), by where the file is, never by its name."""
+    return libpaths.is_library(filename, libraries())
+
+
+def package(filename: str) -> str:
+    """The package a library frame's file belongs to (``multiprocessing``, ``_pytest``)."""
+    return libpaths.package(filename, libraries())
 
 
 def own_frames(thread: Thread) -> Tuple[Frame, ...]:
@@ -27,10 +50,16 @@ def own_frames(thread: Thread) -> Tuple[Frame, ...]:
 
     A forked child starts with a copy of its parent's stack; everything outside
     ``BaseProcess._bootstrap`` is that copy (the parent's ``p.start()`` line, say), not code the
-    child is running."""
+    child is running.  When the stack lacks that frame (py-spy misreads it on some versions, or
+    the child is already past it, exiting), the fork itself is the boundary: the child's own
+    code starts inside ``Popen._launch`` of ``popen_fork.py``, where ``os.fork()`` returned."""
     for i, f in enumerate(thread.frames):
         if f.function.rsplit(".", 1)[-1] == "_bootstrap" and f.filename.endswith(
                 "multiprocessing/process.py"):
+            return thread.frames[:i + 1]
+    for i, f in enumerate(thread.frames):
+        if f.function.rsplit(".", 1)[-1] == "_launch" and f.filename.endswith(
+                "multiprocessing/popen_fork.py") and i > 0:
             return thread.frames[:i + 1]
     return thread.frames
 

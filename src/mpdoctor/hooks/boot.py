@@ -24,11 +24,10 @@ import os
 import sys
 
 from mpdoctor.hooks import channel
+from mpdoctor.hooks.origin import is_library as _is_library
 
 ENV = "MPDOCTOR_HOOKS"
 _installed = {"done": False, "config": None}
-_MP_DIR = os.path.dirname(os.path.dirname(os.__file__))  # .../lib: the stdlib and site-packages
-_HOOKS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def _debug(msg):
@@ -74,11 +73,6 @@ def start_from(config):
 
 
 # -- where the user is ---------------------------------------------------------------------
-
-def _is_library(filename):
-    return (filename.startswith("<") or filename.startswith(_MP_DIR)
-            or "/site-packages/" in filename or "/mpdoctor/hooks/" in filename)
-
 
 def _user_site(frame):
     """``file:line`` of the innermost user frame at or above ``frame``."""
@@ -301,6 +295,7 @@ def _patch_print_exc(traceback):
         try:
             exc_type, exc, tb = sys.exc_info()
             _examine(exc, tb)
+            _examine_unpickling(exc, tb)
         except Exception:
             pass
         return real_print_exc(limit=limit, file=file, chain=chain)
@@ -318,6 +313,7 @@ def _audit(event, args):
     try:
         _hook, _exc_type, exc, tb = args
         _examine(exc, tb)
+        _examine_unpickling(exc, tb)
         if isinstance(exc, RuntimeError):
             _examine_main_guard(exc, tb)
     except Exception:
@@ -370,6 +366,38 @@ def _patch_result_errors(mpool):
     mpool.MaybeEncodingError.__init__ = __init__
 
 
+#: where a child unpickles what its parent sent, innermost traceback frame first:
+#: (file suffix, function, operation)
+_UNPICKLING = [("multiprocessing/queues.py", "get", "Pool task"),
+               ("multiprocessing/spawn.py", "_main", "Process start")]
+
+
+def _examine_unpickling(exc, tb):
+    """A child could not unpickle what it was sent: a function pickled by name that does not
+    exist where the child looks for it (defined under ``if __name__ == "__main__":``, which a
+    spawned child's ``__mp_main__`` never runs), a module it cannot import."""
+    if not isinstance(exc, (AttributeError, ImportError)) or id(exc) in _reported:
+        return
+    frames = []
+    while tb is not None:
+        frames.append(_At(tb))
+        tb = tb.tb_next
+    if not frames:
+        return
+    inner = frames[-1].f_code
+    for suffix, name, op in _UNPICKLING:
+        if inner.co_name == name and inner.co_filename.endswith(suffix):
+            if op == "Pool task" and not any(
+                    f.f_code.co_name == "worker" and f.f_code.co_filename.endswith(
+                        "multiprocessing/pool.py") for f in frames):
+                continue
+            _reported.add(id(exc))
+            main = sys.modules.get("__mp_main__") or sys.modules.get("__main__")
+            channel.send("unpickle-error", op=op, error="%s: %s" % (type(exc).__name__, exc),
+                         main=getattr(main, "__file__", None))
+            return
+
+
 def _examine_main_guard(exc, tb):
     frames = []
     while tb is not None:
@@ -405,7 +433,7 @@ def _site_deque_class():
             self.seen = set()
             self.pipe = pipe
 
-        def append(self, obj, _getframe=sys._getframe, _lib=(_MP_DIR, _HOOKS_DIR)):
+        def append(self, obj, _getframe=sys._getframe, _lib=_is_library):
             deque.append(self, obj)
             if type(obj) is object:
                 return  # close()'s sentinel
@@ -413,10 +441,10 @@ def _site_deque_class():
                 # put() called from C (a thread started on q.put, atexit): no caller frame
                 f = _getframe(1).f_back
                 depth = 0
-                while f is not None and f.f_code.co_filename.startswith(_lib) and depth < 4:
+                while f is not None and _lib(f.f_code.co_filename) and depth < 4:
                     f = f.f_back  # put() called by library code: the user's line is further out
                     depth += 1
-                if f is None or f.f_code.co_filename.startswith(_lib):
+                if f is None or _lib(f.f_code.co_filename):
                     return
                 key = (f.f_code, f.f_lasti)
                 self.sites[id(obj)] = key
@@ -666,6 +694,11 @@ def _install():
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
     timers.hello()
+    try:  # stacks on request, for processes py-spy cannot read
+        from mpdoctor.hooks import faultstacks
+        faultstacks.install()
+    except Exception as exc:
+        _debug("faultstacks failed: %r" % (exc,))
     pending = _patches()
     for name in list(pending):
         module = sys.modules.get(name)

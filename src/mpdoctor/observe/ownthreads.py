@@ -90,7 +90,7 @@ def dump_self(skip: Iterable[int] = ()) -> Dump:
             continue
         threads.append(PyThread(os_tid=tid, name=names.get(ident, ""), thread_id=ident,
                                 frames=frames(frame)))
-    return Dump(os.getpid(), threads)
+    return Dump(os.getpid(), threads, source="sys._current_frames")
 
 
 # --------------------------------------------------------------------------------------------

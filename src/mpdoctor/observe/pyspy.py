@@ -90,7 +90,7 @@ def parse(pid: int, text: str) -> Dump:
                   locals=tuple((str(v.get("name")), str(v.get("repr")))
                                for v in f.get("locals") or ()
                                if str(v.get("name", "")).startswith("mpdoctor_")))
-            for f in t.get("frames") or ()
+            for f in t.get("frames") or () if not _phantom(f)
         )
         tid = t.get("os_thread_id")
         if tid is None:
@@ -98,6 +98,14 @@ def parse(pid: int, text: str) -> Dump:
         threads.append(PyThread(os_tid=int(tid), name=str(t.get("thread_name") or ""),
                                 thread_id=t.get("thread_id"), frames=frames))
     return Dump(pid, threads)
+
+
+def _phantom(f: Dict) -> bool:
+    """A frame py-spy reads from the interpreter's own entry frames on some versions (3.13:
+    ``__init__`` in a file called ``__init__`` at line 0): no code runs there, and it must never
+    pass for the user's line."""
+    filename = str(f.get("filename") or "")
+    return int(f.get("line") or 0) <= 0 and not filename.startswith(("/", "<"))
 
 
 def _first_line(text: str) -> str:
@@ -145,12 +153,13 @@ class Dumper:
     def dump(self, pids: Iterable[int], with_locals: bool = False) -> Dict[int, Dump]:
         pids = list(pids)
         if self.exe is None:
-            return {p: Dump(p, error="py-spy is not installed") for p in pids}
+            return {p: _from_hooks(Dump(p, error="py-spy is not installed")) for p in pids}
         exe = self.exe
 
-        def one(p: int) -> Dump:
-            return dump_one(exe, p, self.helpers.add, self.helpers.discard,
-                            with_locals=with_locals)
+        def one(pid: int) -> Dump:
+            d = dump_one(exe, pid, self.helpers.add, self.helpers.discard,
+                         with_locals=with_locals)
+            return d if d.threads or not d.error else _from_hooks(d)
 
         try:
             with ThreadPoolExecutor(max_workers=min(self.workers, max(1, len(pids)))) as pool:
@@ -159,3 +168,15 @@ class Dumper:
             # no thread can be started (a process limit, ulimit -u, is reached): one at a
             # time, in this thread; slower, but the report keeps its stacks
             return {p: one(p) for p in pids}
+
+
+def _from_hooks(failed: Dump) -> Dump:
+    """py-spy could not read the process (an interpreter it does not know, a very deep
+    recursion, ptrace refused): the stacks from inside it, if the hooks run there."""
+    from mpdoctor.observe import hookstacks
+
+    d = hookstacks.dump(failed.pid)
+    if d is None or not d.threads:
+        return failed
+    d.pyspy_error = failed.error
+    return d

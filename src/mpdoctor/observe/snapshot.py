@@ -18,9 +18,10 @@ import time
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from mpdoctor.errors import PTRACE_HELP, SnapshotError
-from mpdoctor.model import (Event, Holder, PolledFd, Pipe, Process, Role, SharedMapping,
-                            Snapshot, Socket, Thread, Timer, Wait, WaitKind, dump, load)
-from mpdoctor.observe import procfs, sockets, syscalls, timers
+from mpdoctor.model import (Event, Holder, Libraries, PolledFd, Pipe, Process, Role,
+                            SharedMapping, Snapshot, Socket, Thread, Timer, Wait, WaitKind, dump,
+                            load)
+from mpdoctor.observe import libpaths, procfs, sockets, syscalls, timers
 from mpdoctor.observe.pyspy import Dump
 from mpdoctor.observe.tree import Reading, TreeReader, moved
 
@@ -50,8 +51,13 @@ class Snapshotter:
 
     def __init__(self, root_pid: int, reader: TreeReader,
                  outside_inodes: Iterable[int] = (),
-                 events: Optional[Callable[[], Sequence[Event]]] = None) -> None:
+                 events: Optional[Callable[[], Sequence[Event]]] = None,
+                 libraries: Optional[Libraries] = None) -> None:
         self.root_pid = root_pid
+        #: the target interpreter's library directories; asked of the root's interpreter at
+        #: the first snapshot when not given (None if it cannot say: inferred at diagnosis)
+        self.libraries = libraries
+        self._asked = libraries is not None
         self.reader = reader
         self.outside = set(outside_inodes)
         #: what the hooks reported so far (None: no hooks run in this tree)
@@ -273,7 +279,8 @@ class Snapshotter:
                         window=round(window, 4), arch=arch, notes=tuple(notes),
                         events=events or (), hooks=events is not None,
                         monotonic=time.monotonic(),
-                        signals=True, alarm_timers=alarm_timers, posix_armed=posix_armed)
+                        signals=True, alarm_timers=alarm_timers, posix_armed=posix_armed,
+                        libraries=self._libraries())
 
     def _timer_facts(self, events: Optional[Sequence[Event]], starts: Dict[int, int]
                      ) -> Optional[Dict[int, Tuple[Timer, ...]]]:
@@ -297,6 +304,12 @@ class Snapshotter:
             if inode in socks:
                 out[inode] = FORKSERVER_LISTENER
         return out
+
+    def _libraries(self) -> Optional[Libraries]:
+        if not self._asked:
+            self._asked = True
+            self.libraries = libpaths.of_process(self.root_pid)
+        return self.libraries
 
 
 def _exit_status(st: Optional[procfs.Stat]) -> Optional[int]:
@@ -344,7 +357,9 @@ def with_stacks(snapshot: Snapshot, dumps: Dict[int, Dump]) -> Snapshot:
                 t = dataclasses.replace(t, frames=py.frames, name=py.name or t.name,
                                         python_thread_id=py.thread_id)
             threads.append(t)
-        processes.append(dataclasses.replace(p, threads=tuple(threads), stack_error=d.error))
+        processes.append(dataclasses.replace(
+            p, threads=tuple(threads), stack_error=d.error or d.pyspy_error,
+            stack_source=d.source if d.threads else ""))
     return dataclasses.replace(snapshot, processes=tuple(processes))
 
 
@@ -358,6 +373,14 @@ def load_file(path: str) -> Snapshot:
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
+        missing = [k for k in ("root_pid", "processes") if not isinstance(data, dict)
+                   or k not in data]
+        if missing:
+            raise SnapshotError(
+                f"{path!r} is not a snapshot saved by mpdoctor (it has no "
+                f"{' or '.join(repr(k) for k in missing)}).",
+                "Pass a file written by `mpdoctor check --save-snapshot` (a --json report "
+                "is not a snapshot).")
         return load(Snapshot, data)
     except (OSError, ValueError, TypeError, KeyError) as err:
         raise SnapshotError(f"cannot read the snapshot {path!r}: {err}.",

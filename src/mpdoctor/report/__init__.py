@@ -31,8 +31,11 @@ class Report:
     def of(cls, outcome: "Outcome", exit_code: int, command: Tuple[str, ...] = (),
            timeout: Optional[float] = None) -> "Report":
         """The report of a watch's outcome."""
+        # after a deadlock or a timeout mpdoctor stopped the script: it did not end by itself,
+        # and the signal mpdoctor sent is not its status (docs/json.md: null)
+        status = None if outcome.verdict.value in ("deadlock", "timeout") else outcome.status
         return cls(verdict=outcome.verdict.value, exit_code=exit_code, command=command,
-                   status=outcome.status, diagnosis=outcome.diagnosis,
+                   status=status, diagnosis=outcome.diagnosis,
                    snapshot=outcome.snapshot, duration=outcome.duration,
                    proof_seconds=outcome.proof_seconds, timeout=timeout,
                    notes=list(outcome.notes), stopped=outcome.stopped)

@@ -13,10 +13,15 @@ from typing import Dict, Iterable, List, Optional, TextIO, Tuple
 from rich.console import Console
 from rich.text import Text
 
+from mpdoctor import explain
 from mpdoctor.diagnose import stacks
-from mpdoctor.diagnose.describe import thread_label, wait_text, who
+from mpdoctor.diagnose.describe import count, thread_label, wait_text, who
+from mpdoctor.exitcodes import ExitCode
 from mpdoctor.model import Finding, Frame, Process, Snapshot, Thread
 from mpdoctor.report import Report, status_text
+
+#: a run of library frames longer than this is shown by its two ends
+FOLD_SHOWN = 4
 
 VERDICT_STYLE = {"deadlock": "bold red", "timeout": "bold yellow", "failed": "bold yellow",
                  "ok": "bold green"}
@@ -48,7 +53,7 @@ def _finding(f: Finding) -> List[Text]:
         out.extend(Text(f"    - {line}") for line in f.evidence)
     if f.fix:
         out.append(Text.assemble(("  Fix: ", "bold green"), f.fix))
-    refs = [x for x in (f.docs and f"docs: {f.docs}", f.repro and f"example: {f.repro}") if x]
+    refs = [f"{name}: {value}" for name, value in explain.refs(f).items()]
     if refs:
         out.append(Text("  " + "  |  ".join(refs), style="dim"))
     return out
@@ -84,8 +89,14 @@ def _fold(thread: Thread) -> List[Text]:
     def flush() -> None:
         if not run:
             return
-        names = " > ".join(f"{f.function} ({os.path.basename(f.filename)}:{f.line})" for f in run)
-        out.append(Text(f"        {len(run)} library frame{'s' if len(run) > 1 else ''}: {names}",
+        shown = [f"{f.function} ({os.path.basename(f.filename)}:{f.line})" for f in run]
+        if len(run) > FOLD_SHOWN:
+            # a long run (pytest's and pluggy's 30-odd frames) says where it enters and where
+            # it ends, and whose code lies between
+            packages = list(dict.fromkeys(stacks.package(f.filename) for f in run))
+            shown = [shown[0], f"... {len(run) - 2} more ({', '.join(packages[:6])}"
+                     f"{', ...' if len(packages) > 6 else ''}) ...", shown[-1]]
+        out.append(Text(f"        {count(len(run), 'library frame')}: {' > '.join(shown)}",
                         style="dim"))
         run.clear()
 
@@ -141,7 +152,11 @@ def _processes(report: Report) -> List[Text]:
                                  (cmd, "dim")))
         if p.state == "Z":
             continue
-        if p.stack_error:
+        if p.stack_source == "faulthandler":
+            out.append(Text("    Python stacks from faulthandler inside the process (py-spy "
+                            f"could not read it: {p.stack_error or 'no reason given'})",
+                            style="dim"))
+        elif p.stack_error:
             out.append(Text(f"    no Python stack: {p.stack_error}", style="dim"))
         for t in p.threads:
             out.extend(_thread(s, p, t, (p.pid, t.tid) in stuck))
@@ -155,6 +170,11 @@ def _processes(report: Report) -> List[Text]:
 def render(report: Report) -> List[Text]:
     """The report as lines.  A clean run (exit 0, nothing found, nothing to note) renders as
     nothing at all: mpdoctor stays out of the way."""
+    with stacks.using(report.snapshot):
+        return _render(report)
+
+
+def _render(report: Report) -> List[Text]:
     notes = list(report.notes) + (list(report.snapshot.notes) if report.snapshot else [])
     if report.silent:
         return []
@@ -183,11 +203,18 @@ def render(report: Report) -> List[Text]:
         out.extend(Text(f"note: {n}", style="dim") for n in notes)
     tail = []
     if report.stopped:
-        tail.append(f"mpdoctor stopped {report.stopped} processes of the script")
-    tail.append(f"exit status {report.exit_code} ({report.verdict})")
+        tail.append(f"mpdoctor stopped {count(report.stopped, 'process')} of the script")
+    tail.append(f"exit status {report.exit_code} ({_status_word(report)})")
     out.append(Text(""))
     out.append(Text("; ".join(tail) + ".", style="bold"))
     return out
+
+
+def _status_word(report: Report) -> str:
+    """What the exit status means: the verdict, or --strict's finding on a clean exit."""
+    if report.verdict == "ok" and report.exit_code == int(ExitCode.FINDINGS) and report.findings:
+        return "--strict: the script exited 0, with a finding"
+    return report.verdict
 
 
 class _Console(Console):

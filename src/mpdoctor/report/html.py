@@ -414,6 +414,12 @@ def _notes(report: Report) -> str:
 
 def render(report: Report, test: Optional[str] = None) -> str:
     """The page for ``report``; ``test`` is the node id when it is a test's report."""
+    # library frames are told from the user's by the snapshot's own interpreter's directories
+    with stacks.using(report.snapshot):
+        return _render(report, test)
+
+
+def _render(report: Report, test: Optional[str] = None) -> str:
     heading, lead = _heading(report, test)
     sections = [("findings", "Findings"), ("graph", "Wait-for graph"),
                 ("movable", "Why not proven"), ("processes", "Processes"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict
 
-from mpdoctor import __version__
+from mpdoctor import __version__, explain
 from mpdoctor.model import SCHEMA, dump
 from mpdoctor.report import Report, signal_name
 
@@ -34,7 +34,7 @@ def to_dict(report: Report) -> Dict[str, Any]:
         "duration": round(report.duration, 3),
         "proof_seconds": round(report.proof_seconds, 3),
         "timeout": report.timeout,
-        "findings": [dump(f) for f in report.findings],
+        "findings": [{**dump(f), **explain.refs(f)} for f in report.findings],
         "chain": [dump(link) for link in (diag.chain if diag else ())],
         "processes": processes,
         "pipes": [dump(p) for p in report.snapshot.pipes] if report.snapshot else [],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from mpdoctor import explain
 from mpdoctor.diagnose import stacks
 from mpdoctor.model import Diagnosis, Dump, Frame, Snapshot, Thread
 from mpdoctor.report import Report, console
@@ -61,7 +62,8 @@ def message(verdict: Verdict, timeout: Optional[float] = None) -> str:
     if verdict.kind == "deadlock" and findings:
         first = findings[0]
         more = f" (+{len(findings) - 1} more)" if len(findings) > 1 else ""
-        return f"mpdoctor: DEADLOCK [{first.slug}] {first.summary}{more}"
+        refs = "; ".join(f"{k}: {v}" for k, v in explain.refs(first).items())
+        return f"mpdoctor: DEADLOCK [{first.slug}] {first.summary}{more} ({refs})"
     if verdict.kind == "deadlock":
         return "mpdoctor: DEADLOCK proven (no known pattern)"
     return (f"mpdoctor: TIMEOUT after {timeout or verdict.after:g} s, no deadlock proven")
@@ -71,7 +73,8 @@ def location(verdict: Verdict) -> Optional[Tuple[str, int]]:
     """The user's line the test's main thread was stuck at, if its stack is known."""
     root = verdict.snapshot.root
     thread = root.main_thread if root is not None else None
-    frame = stacks.user_frame(thread) if thread is not None else None
+    with stacks.using(verdict.snapshot):
+        frame = stacks.user_frame(thread) if thread is not None else None
     return (frame.filename, frame.line) if frame is not None else None
 
 
