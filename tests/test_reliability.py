@@ -291,10 +291,13 @@ def test_without_py_spy_the_diagnosis_degrades_and_says_so(tmp_path):
     holds, with no file:line; with the hooks, the stacks come from inside the processes."""
     env = dict(os.environ, MPDOCTOR_PYSPY="")
     seed = str(ROOT / "repro" / "join_before_drain" / "seed_hang.py")
-    run = run_check(seed, "20000", tmp_path=tmp_path, env=env, extra=["--no-hooks"])
-    assert run.rc == 86
+    run = run_check(seed, "20000", tmp_path=tmp_path, env=env,
+                    extra=["--no-hooks", "--timeout", "10"])
     [f] = run.report["findings"]
     assert f["slug"] == "join-before-drain" and f["data"]["joiner"]["site"] is None
+    # without hooks an alarm() timer is invisible: proven only if the machine's timer list
+    # shows that no process can have one; otherwise the same finding, as likely
+    assert (run.rc, f["severity"]) in ((86, "error"), (87, "warning")), run.stderr
     assert any("py-spy was not found" in n for n in run.report["notes"])
     run = run_check(seed, "20000", tmp_path=tmp_path, env=env)
     assert run.rc == 86

@@ -69,13 +69,20 @@ class Snapshotter:
     # -- per-process caches, keyed by how often each thread has run ---------------------------
     @staticmethod
     def _progress(reading: Reading, pid: int) -> Tuple:
-        return tuple((tid, reading.threads[(pid, tid)].runs) for tid in reading.tids.get(pid, ())
-                     if (pid, tid) in reading.threads)
+        """How far each thread of the process has got.  A thread on a CPU at the reading
+        ("running") may go on without its schedule count growing: then nothing is cached."""
+        out = []
+        for tid in reading.tids.get(pid, ()):
+            t = reading.threads.get((pid, tid))
+            if t is None:
+                continue
+            out.append((tid, t.runs if t.line not in ("", "running") else None, t.line))
+        return tuple(out)
 
     def _fds(self, reading: Reading, pid: int) -> Optional[Dict[int, str]]:
         key = self._progress(reading, pid)
         cached = self._fd_cache.get(pid)
-        if cached is not None and cached[0] == key and all(r is not None for _, r in key):
+        if cached is not None and cached[0] == key and all(r is not None for _, r, _ in key):
             return cached[1]
         table = procfs.fds(pid)
         if table is not None:
@@ -85,7 +92,7 @@ class Snapshotter:
     def _maps(self, reading: Reading, pid: int) -> Optional[Set[str]]:
         key = self._progress(reading, pid)
         cached = self._maps_cache.get(pid)
-        if cached is not None and cached[0] == key and all(r is not None for _, r in key):
+        if cached is not None and cached[0] == key and all(r is not None for _, r, _ in key):
             return cached[1]
         keys = procfs.mapped_keys(pid)
         if keys is not None:

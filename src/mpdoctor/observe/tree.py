@@ -58,12 +58,12 @@ class TreeReader:
         self.tops = tops
         self.arch = arch or syscalls.machine()
         self.ignore: Set[int] = ignore if ignore is not None else set()
-        self._children: Dict[Key, Tuple[Optional[int], List[int]]] = {}
+        self._children: Dict[Key, Tuple[Tuple[Optional[int], str], List[int]]] = {}
         self._tids: Dict[int, List[int]] = {}
 
     def read(self) -> Reading:
         reading = Reading(at=time.monotonic())
-        seen: Dict[Key, Tuple[Optional[int], List[int]]] = {}
+        seen: Dict[Key, Tuple[Tuple[Optional[int], str], List[int]]] = {}
         stack = [(pid, 0) for pid in self.tops()]
         while stack:
             pid, ppid = stack.pop()
@@ -87,11 +87,15 @@ class TreeReader:
                 wait = syscalls.decode(line, self.arch)
                 reading.threads[(pid, tid)] = ThreadReading(pid, tid, line.strip(), runs, wait)
                 cached = self._children.get((pid, tid))
-                if same_threads and cached is not None and runs is not None and cached[0] == runs:
+                # the schedule count grows when a thread is put on a CPU: one that was on a CPU
+                # at the last reading ("running") may have forked since without it growing
+                progress = (runs, line.strip())
+                if (same_threads and cached is not None and runs is not None
+                        and cached[0] == progress and line.strip() not in ("", "running")):
                     kids = cached[1]
                 else:
                     kids = procfs.children(pid, tid) or []
-                seen[(pid, tid)] = (runs, kids)
+                seen[(pid, tid)] = (progress, kids)
                 stack.extend((kid, pid) for kid in kids)
         self._children = seen
         self._tids = reading.tids
