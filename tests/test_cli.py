@@ -10,7 +10,7 @@ from mpdoctor.errors import UsageError
 
 
 def split(*argv):
-    return cli.split_check_args(cli.build_parser(), list(argv))
+    return cli.split_check_args(list(argv))
 
 
 def test_arguments_after_the_script_belong_to_it():

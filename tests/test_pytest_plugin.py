@@ -618,3 +618,34 @@ def test_a_wait_an_alarm_ends_is_no_deadlock(run, pytester):
         result = run(*args)
         result.assert_outcomes(passed=1)
         result.stdout.fnmatch_lines(["1 test watched; 0 deadlocks proven; 0 timeouts; *"])
+
+
+def test_ignore_never_silences_a_deadlock_and_checks_its_slugs(run, pytester):
+    pytester.makeini("[pytest]\nmpdoctor_ignore =\n    pool-terminated\n")
+    pytester.makepyfile(test_ign="""
+        import multiprocessing
+
+        import pytest
+
+
+        @pytest.mark.mpdoctor(ignore=["get-without-producer"])
+        def test_get():
+            multiprocessing.Queue().get()
+    """)
+    result = run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*[get-without-producer]*",
+                                 "note: --ignore get-without-producer: not left out, it is an "
+                                 "error*"])
+    pytester.makepyfile(test_ign="""
+        import pytest
+
+
+        @pytest.mark.mpdoctor(ignore=["no-such-slug"])
+        def test_x():
+            pass
+    """)
+    result = run()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*'no-such-slug' (from the mpdoctor marker of "
+                                 "test_ign.py::test_x) is not a diagnosis*"])

@@ -7,7 +7,8 @@ import math
 import os
 import signal
 import sys
-from typing import List, NoReturn, Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 from mpdoctor import __version__
 from mpdoctor.errors import MpdoctorError, PlatformError, TargetError, UsageError
@@ -28,15 +29,89 @@ exit status: 86 = deadlock proven, 87 = --timeout reached with no deadlock prove
 """
 
 
-HTML_HELP = ("also write the report as one self-contained HTML page to PATH (the wait-for graph "
-             "drawn, every stack; opens offline)")
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting with status 2."""
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message}.", f"See `{self.prog} --help`.")
+
+
+# --------------------------------------------------------------------------------------------
+# options, each defined once and shared by the commands that take it
+
+
+@dataclass(frozen=True)
+class Option:
+    flags: Tuple[str, ...]
+    kwargs: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def takes_value(self) -> bool:
+        return self.kwargs.get("action") not in ("store_true", "store_false")
+
+
+def _opt(*flags: str, **kwargs: Any) -> Option:
+    return Option(tuple(flags), kwargs)
+
+
+JSON = _opt("--json", metavar="PATH", dest="json_path",
+            help="also write the report as JSON to PATH; '-': to stdout, as its last line, "
+                 "after the script's own output")
+REPORT = _opt("--report", metavar="FILE", help="write the human report to FILE instead of stderr")
+HTML = _opt("--html", metavar="PATH", dest="html_path",
+            help="also write the report as one self-contained HTML page to PATH (the wait-for "
+                 "graph drawn, every stack; opens offline)")
+SAVE = _opt("--save-snapshot", metavar="PATH",
+            help="save the snapshot the diagnosis was made from (JSON; replay it with "
+                 "`mpdoctor diagnose PATH`)")
+COLOR = _opt("--color", choices=("auto", "always", "never"), default="auto",
+             help="colour in the human report (default: auto: on a terminal unless NO_COLOR is "
+                  "set; an explicit always/never wins over NO_COLOR and FORCE_COLOR)")
+IGNORE = _opt("--ignore", metavar="SLUG[,SLUG]", action="append", default=[],
+              help="leave out warnings with these slugs (never a proven deadlock: it still "
+                   "fails); repeatable; env MPDOCTOR_IGNORE")
+CHECK_TIMEOUT = _opt("--timeout", metavar="SECONDS",
+                     help="give up after SECONDS: report 'timeout' with every stack, stop the "
+                          "tree (default: watch until the script ends; env MPDOCTOR_TIMEOUT)")
+ATTACH_TIMEOUT = _opt("--timeout", metavar="SECONDS", default="5",
+                      help="report 'timeout' with every stack if nothing is proven by then "
+                           "(default: 5)")
+PYTHON = _opt("--python", metavar="PATH",
+              help="interpreter to run the script with (default: mpdoctor's own)")
+STRICT = _opt("--strict", action="store_true",
+              help="exit with status 90 when the script exits 0 but mpdoctor reports a "
+                   "finding (an item dropped by a queue's feeder thread, say)")
+NO_HOOKS = _opt("--no-hooks", action="store_true",
+                help="do not run mpdoctor's hooks inside the script's processes (no pickling "
+                     "errors, dropped items or put sites in the report)")
+STATUS = _opt("--status", choices=("auto", "never"), default="auto",
+              help="a live status line at the bottom of the terminal while watching (default: "
+                   "auto: when stderr is a terminal)")
+MODULE = _opt("-m", metavar="MODULE", dest="module",
+              help="run a library module as a script, like python -m")
+
+OUTPUTS = (JSON, REPORT, HTML, SAVE, COLOR, IGNORE)
+CHECK_OPTIONS = (CHECK_TIMEOUT, *OUTPUTS, PYTHON, STRICT, NO_HOOKS, STATUS, MODULE)
+ATTACH_OPTIONS = (ATTACH_TIMEOUT, *OUTPUTS)
+DIAGNOSE_OPTIONS = (JSON, HTML, COLOR, IGNORE)
+
+
+def _parent(options: Sequence[Option]) -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    for o in options:
+        parent.add_argument(*o.flags, **o.kwargs)
+    return parent
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    handler: Callable[[argparse.ArgumentParser, Sequence[str]], int]
+    help: str
+    options: Tuple[Option, ...] = ()
+    usage: Optional[str] = None
+    description: Optional[str] = None
+    epilog: Optional[str] = None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,107 +121,43 @@ def build_parser() -> argparse.ArgumentParser:
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"mpdoctor {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    check = sub.add_parser(
-        "check", help="run a script and diagnose it if it hangs",
-        usage="mpdoctor check [options] SCRIPT [ARGS...]\n"
-              "       mpdoctor check [options] -m MODULE [ARGS...]",
-        description="Run SCRIPT (or -m MODULE) with ARGS. Its output passes through untouched. "
-                    "If it deadlocks, mpdoctor proves it, prints the diagnosis to stderr and "
-                    "stops the whole process tree.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    check.add_argument("--timeout", metavar="SECONDS",
-                       help="give up after SECONDS: report 'timeout' with every stack, stop the "
-                            "tree (default: watch until the script ends; env MPDOCTOR_TIMEOUT)")
-    check.add_argument("--json", metavar="PATH", dest="json_path",
-                       help="also write the report as JSON to PATH ('-' for stdout)")
-    check.add_argument("--report", metavar="FILE",
-                       help="write the human report to FILE instead of stderr")
-    check.add_argument("--html", metavar="PATH", dest="html_path", help=HTML_HELP)
-    check.add_argument("--python", metavar="PATH",
-                       help="interpreter to run the script with (default: mpdoctor's own)")
-    check.add_argument("--save-snapshot", metavar="PATH",
-                       help="save the snapshot the diagnosis was made from (JSON; replay it "
-                            "with `mpdoctor diagnose PATH`)")
-    check.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                       help="colour in the human report (default: auto; NO_COLOR is honoured)")
-    check.add_argument("--strict", action="store_true",
-                       help="exit with status 90 when the script exits 0 but mpdoctor reports "
-                            "a finding (an item dropped by a queue's feeder thread, say)")
-    check.add_argument("--no-hooks", action="store_true",
-                       help="do not run mpdoctor's hooks inside the script's processes (no "
-                            "pickling errors, dropped items or put sites in the report)")
-    check.add_argument("-m", metavar="MODULE", dest="module",
-                       help="run a library module as a script, like python -m")
-
-    att = sub.add_parser(
-        "attach", help="diagnose a running process tree mpdoctor did not start",
-        usage="mpdoctor attach [options] PID",
-        description="Watch the process PID and its descendants (read-only, from /proc and "
-                    "py-spy) until a deadlock is proven or --timeout passes, then report. "
-                    "Nothing is stopped.",
-        epilog=ATTACH_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    att.add_argument("pid", metavar="PID")
-    att.add_argument("--timeout", metavar="SECONDS", default="5",
-                     help="report 'timeout' with every stack if nothing is proven by then "
-                          "(default: 5)")
-    att.add_argument("--json", metavar="PATH", dest="json_path",
-                     help="also write the report as JSON to PATH ('-' for stdout)")
-    att.add_argument("--report", metavar="FILE",
-                     help="write the human report to FILE instead of stderr")
-    att.add_argument("--html", metavar="PATH", dest="html_path", help=HTML_HELP)
-    att.add_argument("--save-snapshot", metavar="PATH",
-                     help="save the snapshot the diagnosis was made from (JSON; replay it "
-                          "with `mpdoctor diagnose PATH`)")
-    att.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                     help="colour in the human report (default: auto; NO_COLOR is honoured)")
-
-    diag = sub.add_parser(
-        "diagnose", help="diagnose a saved snapshot again (no process is touched)",
-        description="Run every rule on a snapshot saved with --save-snapshot.")
-    diag.add_argument("snapshot", metavar="SNAPSHOT")
-    diag.add_argument("--json", metavar="PATH", dest="json_path",
-                      help="also write the report as JSON to PATH ('-' for stdout)")
-    diag.add_argument("--html", metavar="PATH", dest="html_path", help=HTML_HELP)
-    diag.add_argument("--color", choices=("auto", "always", "never"), default="auto")
-
-    explain = sub.add_parser(
-        "explain", help="show a diagnosis's page: what happens, how it is proven, the fix",
-        description="Print the docs page of a diagnosis (the slug in [brackets] in a report).")
-    explain.add_argument("slug", metavar="SLUG")
-
-    # parsed by mpdoctor.lint.cli; listed here for `mpdoctor --help`
-    sub.add_parser("lint", help="find multiprocessing traps in source code, without running it",
-                   add_help=False)
-
-    repro = sub.add_parser(
-        "repro", help="the catalogue of reproducers: list, show or run a case",
-        description="Runnable reproducers of each failure mode, with their fixes.")
-    actions = repro.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser,
-                                   required=True)
-    actions.add_parser("list", help="list the cases")
-    actions.add_parser("show", help="show a case's README").add_argument("case", metavar="CASE")
-    run = actions.add_parser("run", help="run a case's script under `mpdoctor check`",
-                             usage="mpdoctor repro run [check options] CASE [FILE] [ARGS...]",
-                             description="Run one of CASE's scripts under `mpdoctor check`, "
-                                         "with check's options (--timeout, --json, ...) given "
-                                         "before CASE.")
-    run.add_argument("case", metavar="CASE")
-    run.add_argument("rest", nargs=argparse.REMAINDER, metavar="FILE ARGS",
-                     help="the script (default: the case's first) and its arguments")
+    for c in COMMANDS.values():
+        p = sub.add_parser(c.name, help=c.help, usage=c.usage, description=c.description,
+                           epilog=c.epilog,
+                           parents=[_parent(c.options)] if c.options else [],  # type: ignore
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           add_help=c.name != "lint")
+        p.set_defaults(handler=c.handler)
+        if c.name == "attach":
+            p.add_argument("pid", metavar="PID")
+        elif c.name == "diagnose":
+            p.add_argument("snapshot", metavar="SNAPSHOT")
+        elif c.name == "explain":
+            p.add_argument("slug", metavar="SLUG")
+        elif c.name == "repro":
+            actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser,
+                                       required=True)
+            actions.add_parser("list", help="list the cases")
+            actions.add_parser("show", help="show a case's README").add_argument(
+                "case", metavar="CASE")
+            run = actions.add_parser(
+                "run", help="run a case's script under `mpdoctor check`",
+                usage="mpdoctor repro run [check options] CASE [FILE] [ARGS...]",
+                description="Run one of CASE's scripts under `mpdoctor check`, with check's "
+                            "options (--timeout, --json, ...) given before CASE.")
+            run.add_argument("case", metavar="CASE")
+            run.add_argument("rest", nargs=argparse.REMAINDER, metavar="FILE ARGS",
+                             help="the script (default: the case's first) and its arguments")
     return parser
 
 
-def split_check_args(parser: argparse.ArgumentParser,
-                     argv: Sequence[str]) -> Tuple[List[str], List[str]]:
+def split_check_args(argv: Sequence[str]) -> Tuple[List[str], List[str]]:
     """Split ``check`` arguments into mpdoctor's options and the target's command.
 
     Everything after the script path (or after ``-m MODULE``, or ``--``) belongs to the script,
-    even when it looks like an option of mpdoctor's."""
-    check = parser._subparsers._group_actions[0].choices["check"]  # type: ignore
-    takes_value = {opt for a in check._actions if a.nargs is None and a.option_strings
-                   and not isinstance(a, (argparse._HelpAction, argparse._VersionAction))
-                   for opt in a.option_strings}
+    even when it looks like an option of mpdoctor's.  Which options take a value comes from
+    their one definition (``CHECK_OPTIONS``)."""
+    takes_value = {flag for o in CHECK_OPTIONS if o.takes_value for flag in o.flags}
     ours: List[str] = []
     i = 0
     while i < len(argv):
@@ -271,7 +282,7 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     # only what starting the script needs is imported before it starts
     from mpdoctor.run.supervisor import Supervisor
 
-    ours, rest = split_check_args(parser, argv)
+    ours, rest = split_check_args(argv)
     args = parser.parse_args(["check", *ours])
     if args.module is None and not rest:
         raise UsageError("no script to run.",
@@ -297,7 +308,9 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
         if path is not None and path != "-":
             _check_writable(path, what)
 
-    supervisor = Supervisor(command, timeout=timeout, hooks=not args.no_hooks)
+    ignore = _ignored(args)
+    supervisor = Supervisor(command, timeout=timeout, hooks=not args.no_hooks,
+                            status=args.status != "never")
     if not has_hooks and not args.no_hooks:
         supervisor.notes.append(
             f"mpdoctor is not installed for {python}: its hooks did not run in the script's "
@@ -311,6 +324,7 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     from mpdoctor.exitcodes import exit_code
     from mpdoctor.report import Report
 
+    _silence_findings(outcome, ignore)
     report = Report.of(outcome, exit_code(outcome, strict=args.strict), tuple(command), timeout)
     if args.save_snapshot and outcome.snapshot is not None:
         _save_snapshot(outcome.snapshot, args.save_snapshot, report)
@@ -343,7 +357,9 @@ def cmd_attach(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
                        (args.save_snapshot, "--save-snapshot"), (args.html_path, "--html")):
         if path is not None and path != "-":
             _check_writable(path, what)
+    ignore = _ignored(args)
     result = attach(pid, timeout)
+    _silence_findings(result, ignore)
     code = exit_code(result)
     report = Report.of(result, code, ("attach", str(pid)), timeout)
     if args.save_snapshot and result.snapshot is not None:
@@ -354,22 +370,25 @@ def cmd_attach(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
 
 def cmd_diagnose(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     from mpdoctor.diagnose import diagnose
+    from mpdoctor.exitcodes import exit_code
+    from mpdoctor.model import Outcome, Verdict
     from mpdoctor.observe.snapshot import load_file
     from mpdoctor.report import Report
 
     args = parser.parse_args(["diagnose", *argv])
     if args.html_path:
         _check_writable(args.html_path, "--html")
+    ignore = _ignored(args)
     snapshot = load_file(args.snapshot)
     diagnosis = diagnose(snapshot)
-    verdict = "deadlock" if diagnosis.deadlock else "timeout"
-    code = int(ExitCode.DEADLOCK if diagnosis.deadlock else ExitCode.TIMEOUT)
+    outcome = Outcome(Verdict.DEADLOCK if diagnosis.deadlock else Verdict.TIMEOUT,
+                      diagnosis=diagnosis, snapshot=snapshot)
+    _silence_findings(outcome, ignore)
     root = snapshot.root
-    report = Report(verdict=verdict, exit_code=code, diagnosis=diagnosis, snapshot=snapshot,
-                    command=root.cmdline if root is not None else ())
+    report = Report.of(outcome, exit_code(outcome), root.cmdline if root is not None else ())
     args.report = None
     _emit(report, args)
-    return code
+    return report.exit_code
 
 
 def cmd_repro(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
@@ -379,7 +398,7 @@ def cmd_repro(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
 
     if argv and argv[0] == "run" and "-h" not in argv[:2] and "--help" not in argv[:2]:
         # check's options come before CASE, as they come before SCRIPT for check
-        ours, rest = split_check_args(parser, argv[1:])
+        ours, rest = split_check_args(argv[1:])
         if not rest:
             raise UsageError("no case to run.",
                              "Usage: mpdoctor repro run [check options] CASE [FILE] [ARGS...]; "
@@ -389,6 +408,25 @@ def cmd_repro(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     args = parser.parse_args(["repro", *argv])
     Console().print(catalogue.listing() if args.action == "list" else catalogue.readme(args.case))
     return 0
+
+
+def _ignored(args: argparse.Namespace) -> List[str]:
+    """The slugs to leave out: --ignore, else MPDOCTOR_IGNORE; each checked against the
+    registry before anything starts."""
+    if not args.ignore and not os.environ.get("MPDOCTOR_IGNORE"):
+        return []
+    from mpdoctor.diagnose import check_slugs
+    if args.ignore:
+        return check_slugs(args.ignore, "--ignore")
+    return check_slugs([os.environ["MPDOCTOR_IGNORE"]], "MPDOCTOR_IGNORE")
+
+
+def _silence_findings(outcome, ignore: Sequence[str]) -> None:
+    if not ignore:
+        return
+    from mpdoctor.diagnose import silence
+    outcome.diagnosis, notes = silence(outcome.diagnosis, ignore)
+    outcome.notes.extend(notes)
 
 
 def _save_snapshot(snapshot, path: str, report) -> None:
@@ -476,8 +514,10 @@ def _emit(report, args) -> None:
             from mpdoctor.report import jsonreport
             text = jsonreport.render(report)
             if args.json_path == "-":
+                # the script may have written to the same stdout, with or without a final
+                # newline: the report comes last, as one line of its own
                 if sys.stdout is not None:
-                    sys.stdout.write(text)
+                    sys.stdout.write("\n" + jsonreport.render(report, compact=True))
                     sys.stdout.flush()
             else:
                 _write_file(args.json_path, text, "--json", failures)
@@ -534,22 +574,12 @@ def _silence(fd: int) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     guard_stdio()
-    if argv and argv[0] == "lint":  # standard library only: no rich, no psutil
-        from mpdoctor.lint.cli import main as lint_main
-        return lint_main(argv[1:])
     parser = build_parser()
     try:
-        if argv and argv[0] == "check":
-            return cmd_check(parser, argv[1:])
-        if argv and argv[0] == "attach":
-            return cmd_attach(parser, argv[1:])
-        if argv and argv[0] == "diagnose":
-            return cmd_diagnose(parser, argv[1:])
-        if argv and argv[0] == "repro":
-            return cmd_repro(parser, argv[1:])
-        if argv and argv[0] == "explain":
-            return cmd_explain(parser, argv[1:])
-        args = parser.parse_args(argv)
+        command = COMMANDS.get(argv[0]) if argv else None
+        if command is not None:
+            return command.handler(parser, argv[1:])
+        args = parser.parse_args(argv)  # --help, --version, or an unknown command
         if args.command is None:
             parser.print_help(sys.stderr)
             return int(ExitCode.USAGE)
@@ -568,3 +598,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       "bug in mpdoctor; run again with MPDOCTOR_DEBUG=1 for the traceback "
                       "and report it.\n")
         return int(ExitCode.INTERNAL)
+
+
+def cmd_lint(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+    """Parsed by mpdoctor.lint.cli (standard library only: no rich, no psutil)."""
+    from mpdoctor.lint.cli import main as lint_main
+    return lint_main(list(argv))
+
+
+#: every command, its handler and the options it shares with others
+COMMANDS: Dict[str, Command] = {c.name: c for c in (
+    Command("check", cmd_check, "run a script and diagnose it if it hangs", CHECK_OPTIONS,
+            usage="mpdoctor check [options] SCRIPT [ARGS...]\n"
+                  "       mpdoctor check [options] -m MODULE [ARGS...]",
+            description="Run SCRIPT (or -m MODULE) with ARGS. Its output passes through "
+                        "untouched. If it deadlocks, mpdoctor proves it, prints the diagnosis "
+                        "to stderr and stops the whole process tree.",
+            epilog=EPILOG),
+    Command("attach", cmd_attach, "diagnose a running process tree mpdoctor did not start",
+            ATTACH_OPTIONS, usage="mpdoctor attach [options] PID",
+            description="Watch the process PID and its descendants (read-only, from /proc and "
+                        "py-spy) until a deadlock is proven or --timeout passes, then report. "
+                        "Nothing is stopped.", epilog=ATTACH_EPILOG),
+    Command("diagnose", cmd_diagnose, "diagnose a saved snapshot again (no process is touched)",
+            DIAGNOSE_OPTIONS,
+            description="Run every rule on a snapshot saved with --save-snapshot."),
+    Command("explain", cmd_explain,
+            "show a diagnosis's page: what happens, how it is proven, the fix",
+            description="Print the docs page of a diagnosis (the slug in [brackets] in a "
+                        "report)."),
+    Command("lint", cmd_lint, "find multiprocessing traps in source code, without running it"),
+    Command("repro", cmd_repro, "the catalogue of reproducers: list, show or run a case",
+            description="Runnable reproducers of each failure mode, with their fixes."),
+)}

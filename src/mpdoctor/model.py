@@ -78,6 +78,21 @@ class Wait:
     fds: Tuple[PolledFd, ...] = ()  # POLL: the fds waited on (empty: not resolved)
     epoll_fd: Optional[int] = None  # POLL via epoll: the epoll instance
 
+    def describe(self) -> str:
+        """A few words for a status line: ``waits for child 7 to exit (wait4)``."""
+        tail = "" if self.indefinite or self.kind in (WaitKind.RUNNING, WaitKind.SLEEP) \
+            else ", with a timeout"
+        if self.kind is WaitKind.RUNNING:
+            return "running"
+        if self.kind is WaitKind.CHILD:
+            who = f"child {self.pid}" if self.pid and self.pid > 0 else "a child"
+            return f"waits for {who} to exit ({self.syscall}{tail})"
+        what = {WaitKind.READ: f"reads fd {self.fd}", WaitKind.WRITE: f"writes fd {self.fd}",
+                WaitKind.POLL: "polls", WaitKind.FUTEX: "waits on a lock",
+                WaitKind.SLEEP: "sleeps", WaitKind.ACCEPT: "accepts connections",
+                WaitKind.SIGNAL: "waits for a signal"}.get(self.kind, "waits")
+        return f"{what} ({self.syscall or self.kind.value}{tail})"
+
 
 @dataclass(frozen=True)
 class Frame:

@@ -258,6 +258,11 @@ class Plugin:
         test = self.current
         if test is None or test.signum is None:
             return
+        if test.settings.ignore:  # warnings the user asked to leave out; never a deadlock
+            from mpdoctor.diagnose import silence
+            verdict.outcome.diagnosis, notes = silence(verdict.outcome.diagnosis,
+                                                       test.settings.ignore)
+            verdict.outcome.notes.extend(notes)
         test.unreported.append(verdict)
         signal.pthread_kill(threading.main_thread().ident, test.signum)  # type: ignore[arg-type]
 

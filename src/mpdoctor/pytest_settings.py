@@ -7,23 +7,25 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, replace
-from typing import Any, Optional
+from typing import Any, Iterable, Optional, Tuple
 
 import pytest
 
 ENV_ENABLE = "MPDOCTOR"
 ENV_TIMEOUT = "MPDOCTOR_TIMEOUT"
 ENV_LEAKS = "MPDOCTOR_LEAKS"
+ENV_IGNORE = "MPDOCTOR_IGNORE"
 
 LEAK_POLICIES = ("warn", "fail", "ignore")
 
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off", "")
 
-MARKER_HELP = ("mpdoctor(enabled=True, timeout=None, leaks=None): watch this test with mpdoctor: "
-               "a proven deadlock fails it within about a second with the diagnosis; child "
-               "processes it leaves running are reported and stopped.  timeout: seconds before "
-               "it fails with every stack (0: none); leaks: warn, fail or ignore.")
+MARKER_HELP = ("mpdoctor(enabled=True, timeout=None, leaks=None, ignore=()): watch this test with "
+               "mpdoctor: a proven deadlock fails it within about a second with the diagnosis; "
+               "child processes it leaves running are reported and stopped.  timeout: seconds "
+               "before it fails with every stack (0: none); leaks: warn, fail or ignore; "
+               "ignore: slugs of warnings to leave out (a proven deadlock still fails).")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class Settings:
     enabled: bool = False
     timeout: Optional[float] = None  # seconds; None: watch until the test ends
     leaks: str = "warn"
+    #: slugs of warnings to leave out of the reports (a proven deadlock is never left out)
+    ignore: Tuple[str, ...] = ()
 
 
 def _error(what: str, value: Any, where: str, why: str, example: str) -> pytest.UsageError:
@@ -75,6 +79,22 @@ def parse_leaks(value: Any, where: str) -> str:
     return text
 
 
+def parse_ignore(value: Any, where: str) -> Tuple[str, ...]:
+    """Slugs: a comma-separated string, or a list (of strings that may hold commas)."""
+    from mpdoctor.diagnose import check_slugs
+    from mpdoctor.errors import UsageError
+
+    items = [value] if isinstance(value, str) else list(value) if isinstance(
+        value, Iterable) else None
+    if items is None or not all(isinstance(i, str) for i in items):
+        raise _error("ignore list", value, where, "expected slugs, as a list or comma-separated",
+                     "@pytest.mark.mpdoctor(ignore=['feeder-dropped-item'])")
+    try:
+        return tuple(check_slugs(items, where))
+    except UsageError as err:
+        raise pytest.UsageError(f"mpdoctor: {err}") from None
+
+
 def addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mpdoctor", "mpdoctor: prove multiprocessing deadlocks in tests")
     group.addoption("--mpdoctor", action="store_true", default=None,
@@ -89,6 +109,9 @@ def addoption(parser: pytest.Parser) -> None:
                     help="child processes still running after a test's teardown: warn "
                          "(default), fail (an error of the test) or ignore (left alone); "
                          f"env {ENV_LEAKS}, ini mpdoctor_leaks")
+    group.addoption("--mpdoctor-ignore", metavar="SLUG[,SLUG]", default=None,
+                    help="leave these warnings out of the reports (a proven deadlock still "
+                         f"fails the test); env {ENV_IGNORE}, ini mpdoctor_ignore")
     group.addoption("--mpdoctor-html", metavar="DIR", default=None,
                     help="write a self-contained HTML report for each test mpdoctor fails "
                          "into DIR (created if needed), one page per test, named after its "
@@ -98,6 +121,8 @@ def addoption(parser: pytest.Parser) -> None:
                   default="")
     parser.addini("mpdoctor_leaks", "warn, fail or ignore child processes left by a test",
                   default="")
+    parser.addini("mpdoctor_ignore", "slugs of warnings to leave out of the reports",
+                  type="linelist", default=[])
 
 
 def _config_file(config: pytest.Config) -> str:
@@ -127,7 +152,9 @@ def from_config(config: pytest.Config) -> Settings:
     timeout = parse_timeout(value, where)
     value, where = pick("mpdoctor_leaks", ENV_LEAKS, "mpdoctor_leaks")
     leaks = parse_leaks(value, where) if value is not None else "warn"
-    return Settings(enabled=enabled, timeout=timeout, leaks=leaks)
+    value, where = pick("mpdoctor_ignore", ENV_IGNORE, "mpdoctor_ignore")
+    ignore = parse_ignore(value, where) if value is not None else ()
+    return Settings(enabled=enabled, timeout=timeout, leaks=leaks, ignore=ignore)
 
 
 def html_dir(config: pytest.Config) -> Optional[str]:
@@ -149,11 +176,11 @@ def for_item(item: pytest.Item, base: Settings) -> Settings:
         raise pytest.UsageError(
             f"mpdoctor: the mpdoctor marker takes keyword arguments only, got {marker.args!r} "
             f"(from {where}). Example: @pytest.mark.mpdoctor(timeout=60, leaks='fail').")
-    unknown = set(marker.kwargs) - {"enabled", "timeout", "leaks"}
+    unknown = set(marker.kwargs) - {"enabled", "timeout", "leaks", "ignore"}
     if unknown:
         raise pytest.UsageError(
             f"mpdoctor: unknown argument {', '.join(sorted(unknown))} (from {where}); the "
-            "marker takes enabled, timeout and leaks. "
+            "marker takes enabled, timeout, leaks and ignore. "
             "Example: @pytest.mark.mpdoctor(timeout=60, leaks='fail').")
     settings = replace(base, enabled=True)
     if "enabled" in marker.kwargs:
@@ -162,4 +189,7 @@ def for_item(item: pytest.Item, base: Settings) -> Settings:
         settings = replace(settings, timeout=parse_timeout(marker.kwargs["timeout"], where))
     if "leaks" in marker.kwargs:
         settings = replace(settings, leaks=parse_leaks(marker.kwargs["leaks"], where))
+    if "ignore" in marker.kwargs:
+        settings = replace(settings, ignore=tuple(sorted(
+            set(base.ignore) | set(parse_ignore(marker.kwargs["ignore"], where)))))
     return settings

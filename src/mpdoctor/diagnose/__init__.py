@@ -192,3 +192,49 @@ def _root_site(s: Snapshot) -> Optional[str]:
     root = s.root
     thread = root.main_thread if root is not None else None
     return stacks.site(stacks.user_frame(thread)) if thread is not None else None
+
+
+def silence(diagnosis: Optional[Diagnosis], slugs: Sequence[str]
+            ) -> Tuple[Optional[Diagnosis], List[str]]:
+    """The diagnosis without the warnings the user asked to ignore (``--ignore``), and notes
+    that say what was left out.  A finding of severity error (a proven deadlock, a pickling
+    error) is never silenced: it stays, and a note says so."""
+    if diagnosis is None or not slugs:
+        return diagnosis, []
+    wanted = set(slugs)
+    kept: List[Finding] = []
+    dropped: List[Finding] = []
+    refused = set()
+    for f in diagnosis.findings:
+        if f.slug in wanted and f.severity is not Severity.ERROR:
+            dropped.append(f)
+        else:
+            if f.slug in wanted:
+                refused.add(f.slug)
+            kept.append(f)
+    notes = []
+    if dropped:
+        names = sorted({f.slug for f in dropped})
+        notes.append(f"left out as asked (--ignore): {describe_mod.count(len(dropped), 'warning')}"
+                     f" ({', '.join(names)})")
+    for slug in sorted(refused):
+        notes.append(f"--ignore {slug}: not left out, it is an error (a proven deadlock or a "
+                     "failure is never silenced)")
+    return dataclasses.replace(diagnosis, findings=tuple(kept)), notes
+
+
+def check_slugs(slugs: Sequence[str], where: str) -> List[str]:
+    """The slugs of an ignore list, each one known; a bad one is a usage error naming where
+    it came from."""
+    from mpdoctor.errors import UsageError
+
+    out: List[str] = []
+    for item in slugs:
+        for slug in (s.strip() for s in item.split(",")):
+            if not slug:
+                continue
+            if slug not in registry.SLUGS:
+                raise UsageError(f"{slug!r} (from {where}) is not a diagnosis mpdoctor reports.",
+                                 f"The slugs are: {', '.join(sorted(registry.SLUGS))}.")
+            out.append(slug)
+    return out

@@ -43,5 +43,8 @@ def to_dict(report: Report) -> Dict[str, Any]:
     }
 
 
-def render(report: Report) -> str:
+def render(report: Report, compact: bool = False) -> str:
+    """The JSON text; ``compact``: on one line (to end a stream others write to as well)."""
+    if compact:
+        return json.dumps(to_dict(report), separators=(",", ":")) + "\n"
     return json.dumps(to_dict(report), indent=2) + "\n"

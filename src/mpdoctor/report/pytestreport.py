@@ -45,6 +45,9 @@ class Verdict(Protocol):
     def stopped(self) -> List[int]: ...
 
     @property
+    def notes(self) -> List[str]: ...
+
+    @property
     def done(self) -> Any: ...  # a threading.Event
 
 
@@ -95,6 +98,8 @@ def verdict_lines(verdict: Verdict, timeout: Optional[float] = None) -> List[str
     out.extend(body)
     for tid, why in sorted(verdict.library.items()):
         out.append(f"note: left out of the proof: thread {tid}, {why}")
+    for note in verdict.notes:
+        out.append(f"note: {note}")
     out.append("")
     done = "stopped" if verdict.done.is_set() else "is stopping"
     pids = [pid for pid, _ in verdict.targets]

@@ -79,6 +79,10 @@ class Reached:
     def proof_seconds(self) -> float:
         return self.outcome.proof_seconds
 
+    @property
+    def notes(self) -> List[str]:
+        return self.outcome.notes
+
 
 # --------------------------------------------------------------------------------------------
 # fork() while the watchdog thread runs

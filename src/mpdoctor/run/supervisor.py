@@ -27,6 +27,7 @@ from mpdoctor.run.events import Receiver
 from mpdoctor.run.janitor import Janitor
 
 if TYPE_CHECKING:  # the rest is imported after the script has been started (start-up time)
+    from mpdoctor.run.status import StatusLine
     from mpdoctor.model import Outcome, Snapshot, Verdict
     from mpdoctor.observe.pyspy import Dumper
     from mpdoctor.run.watch import Watchdog
@@ -78,8 +79,10 @@ class Supervisor:
     def __init__(self, argv: List[str], timeout: Optional[float] = None,
                  env: Optional[Dict[str, str]] = None,
                  dumper: Optional[Dumper] = None,
-                 hooks: bool = True) -> None:
+                 hooks: bool = True, status: bool = True) -> None:
         self.argv = argv
+        #: a live status line on the terminal while watching (see run/status.py)
+        self.want_status = status
         self.timeout = timeout
         self.env = env
         #: signals ignored when mpdoctor started; the script gets them ignored too
@@ -100,6 +103,7 @@ class Supervisor:
         self._tty_fd: Optional[int] = None
         self._sentinel: Optional[subprocess.Popen] = None
         self._sentinel_r = -1
+        self.status: Optional["StatusLine"] = None
 
     @property
     def dumper(self) -> "Dumper":
@@ -313,6 +317,8 @@ class Supervisor:
             self.stop_tree()  # whatever went wrong in mpdoctor, the script's tree goes too
             raise
         finally:
+            if self.status is not None:
+                self.status.close()  # before anything of mpdoctor's is printed
             self.janitor.close()
             log("verdict reached; restoring the terminal and signals")
             had_terminal = self._tty_fd is not None
@@ -414,7 +420,12 @@ class Supervisor:
                                       "stopped its tree"])
             if dog is None:
                 dog = self._watchdog(outside)
+                if self.want_status:
+                    from mpdoctor.run.status import StatusLine
+                    self.status = StatusLine()
             proven = dog.poll()
+            if self.status is not None and self.status.enabled:
+                self._show_status(dog, t0)
             if proven is not None:
                 outcome = self._conclude(None, proven, t0)
                 if outcome is not None:
@@ -464,6 +475,30 @@ class Supervisor:
         stopped = self.stop_tree()
         return Outcome(verdict, self._status, diagnosis=diagnosis, snapshot=snapshot,
                        duration=at - t0, proof_seconds=proof, stopped=stopped)
+
+    def _show_status(self, dog: "Watchdog", t0: float) -> None:
+        from mpdoctor.observe import syscalls
+        from mpdoctor.run import status
+
+        reading = dog.last if dog.prev is not None else None
+        if reading is not None:
+            processes, threads = len(reading.tids), len(reading.threads)
+        else:  # the main thread runs: count without reading what each thread does
+            seen, stack, threads = set(), list(self._tops()), 0
+            while stack:
+                pid = stack.pop()
+                if pid in seen:
+                    continue
+                seen.add(pid)
+                tids = procfs.tasks(pid)
+                threads += len(tids)
+                for tid in tids:
+                    stack.extend(procfs.children(pid, tid) or [])
+            processes = len(seen)
+        line = procfs.syscall_line(self.root_pid, self.root_pid)
+        wait = syscalls.decode(line, dog.reader.arch).describe() if line else None
+        assert self.status is not None
+        self.status.update(status.describe(time.monotonic() - t0, processes, threads, wait))
 
     def _drain_wakeups(self) -> List[int]:
         out: List[int] = []
