@@ -103,7 +103,7 @@ def _describe(run) -> str:
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("case,method", _params())
-def test_realworld_case(case: Path, method: str, tmp_path: Path) -> None:
+def test_realworld_case(case: Path, method: str, tmp_path: Path, record_property) -> None:
     meta = _meta(case)
     script = (case / "script.py").read_text()
     reason = _skip_reason(meta, method)
@@ -115,6 +115,11 @@ def test_realworld_case(case: Path, method: str, tmp_path: Path) -> None:
     env = dict(os.environ, MPDOCTOR_CASE_START=method, TMPDIR=str(tmp_path))
     timeout = TIMEOUT_OF.get(meta["expected"], DEFAULT_TIMEOUT)
     run = run_check("--timeout", timeout, str(case / "script.py"), tmp_path=tmp_path, env=env)
+    # what mpdoctor answered, for the JUnit XML report (--junitxml): the corpus's scoreboard
+    record_property("verdict", (run.report or {}).get("verdict"))
+    record_property("exit_status", run.rc)
+    record_property("slugs", ",".join(run.slugs))
+    record_property("seconds", f"{run.duration:.1f}")
     assert run.report is not None, _describe(run)
     assert "unexplained-deadlock" not in run.slugs, _describe(run)
     verdict = meta["verdict"]
