@@ -111,8 +111,10 @@ def test_realworld_case(case: Path, method: str, tmp_path: Path, record_property
         pytest.skip(reason)
     if "joblib" in script:
         pytest.importorskip("joblib", reason="the case needs joblib (in the test extra)")
-    # TMPDIR: what a case leaves behind when it is stopped (a FIFO, say) stays in tmp_path
-    env = dict(os.environ, MPDOCTOR_CASE_START=method, TMPDIR=str(tmp_path))
+    # what a case leaves behind when it is stopped (a FIFO, joblib's memmapping folder in
+    # /dev/shm) stays in tmp_path
+    env = dict(os.environ, MPDOCTOR_CASE_START=method, TMPDIR=str(tmp_path),
+               JOBLIB_TEMP_FOLDER=str(tmp_path))
     timeout = TIMEOUT_OF.get(meta["expected"], DEFAULT_TIMEOUT)
     run = run_check("--timeout", timeout, str(case / "script.py"), tmp_path=tmp_path, env=env)
     # what mpdoctor answered, for the JUnit XML report (--junitxml): the corpus's scoreboard

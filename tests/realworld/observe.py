@@ -58,7 +58,7 @@ def _kill_session(sid: int) -> None:
 def run_once(python: str, case: Path, method: str, limit: float) -> str:
     env = dict(os.environ, MPDOCTOR_CASE_START=method)
     with tempfile.TemporaryDirectory(prefix="mpcase-") as tmp:
-        env["TMPDIR"] = tmp
+        env["TMPDIR"] = env["JOBLIB_TEMP_FOLDER"] = tmp
         t0 = time.monotonic()
         proc = subprocess.Popen([python, str(case / "script.py")], cwd=tmp, env=env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
