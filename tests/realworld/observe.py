@@ -4,9 +4,9 @@ and record what happened in the case's ``observed`` field.
     python tests/realworld/observe.py [-j JOBS] --python PATH [--python PATH ...] [CASE ...]
 
 Each run is a new session (``start_new_session``) with ``MPDOCTOR_CASE_START`` set; a run still
-going after its time limit (8 s for hangs, 20 s for crashes and ``ok`` controls) is a ``hang``, and every
-process left in its session is killed by pid.  The interpreters must be able to import what the
-cases import (joblib for the joblib cases).  Standard library only."""
+going after its time limit (8 s for hangs, 20 s for crashes and ``ok`` controls) is a ``hang``,
+and every process left in its session is killed by pid.  The interpreters must be able to import
+what the cases import (joblib for the joblib cases).  Standard library only."""
 
 from __future__ import annotations
 
