@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import (DEADLOCK, PROGRAMS, REPRO, ROOT, USAGE, kill_session, kill_tagged,
+from conftest import (DEADLOCK, PROGRAMS, REPRO, ROOT, USAGE, kill_tagged,
                       run_check, tagged_env)
 
 SEED = str(REPRO / "join_before_drain" / "seed_hang.py")

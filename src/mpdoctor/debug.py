@@ -1,24 +1,8 @@
-"""``MPDOCTOR_DEBUG=1``: a trace of what mpdoctor itself does, on stderr, each line prefixed with
-the time, the pid and the thread id (the hooks inside the script's processes use the same
-variable)."""
+"""``MPDOCTOR_DEBUG``: the trace of what mpdoctor does, with topics (see
+``mpdoctor.hooks.debuglog``, the one implementation, shared with the hooks)."""
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
-import time
+from mpdoctor.hooks.debuglog import ENABLED, TOPICS, log, on
 
-ENABLED = bool(os.environ.get("MPDOCTOR_DEBUG"))
-_T0 = time.monotonic()
-
-
-def log(message: str) -> None:
-    if not ENABLED:
-        return
-    try:
-        sys.stderr.write(f"[mpdoctor {time.monotonic() - _T0:8.3f} {os.getpid()}/"
-                         f"{threading.get_ident()}] {message}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        pass
+__all__ = ["ENABLED", "TOPICS", "log", "on"]

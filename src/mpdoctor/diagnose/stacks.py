@@ -8,7 +8,7 @@ import linecache
 from typing import Iterable, Iterator, Optional, Tuple
 
 from mpdoctor.model import Frame, Libraries, Snapshot, Thread
-from mpdoctor.observe import libpaths
+from mpdoctor import libraries as libpaths
 
 #: the library directories of the snapshot being diagnosed or rendered (see ``using``)
 _LIBRARIES: contextvars.ContextVar[Optional[Libraries]] = contextvars.ContextVar(

@@ -19,7 +19,6 @@ Per-put cost: the queue's buffer is a deque subclass whose ``append`` also store
 line (one Python-level call and one dict store); the feeder's ``popleft`` pops it again.
 """
 
-import _thread
 import os
 import sys
 
@@ -31,11 +30,8 @@ _installed = {"done": False, "config": None}
 
 
 def _debug(msg):
-    if (_installed["config"] or {}).get("debug"):
-        try:
-            sys.stderr.write("[mpdoctor %d/%d] %s\n" % (os.getpid(), _thread.get_ident(), msg))
-        except Exception:
-            pass
+    from mpdoctor.hooks import debuglog
+    debuglog.log("hooks", msg)
 
 
 def encode(addr, debug=False):

@@ -17,6 +17,7 @@ import stat as stat_mod
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from mpdoctor.debug import log
 from mpdoctor.errors import PTRACE_HELP, SnapshotError
 from mpdoctor.model import (Event, Holder, Libraries, PolledFd, Pipe, Process, Role,
                             SharedMapping, Snapshot, Socket, Thread, Timer, Wait, WaitKind, dump,
@@ -232,6 +233,8 @@ class Snapshotter:
 
         after = self.reader.read()
         window = after.at - before.at
+        log("snapshot", f"{len(now.pids)} processes, {len(inodes)} pipes, {len(socks)} sockets, "
+                        f"{len(shared_keys)} shared futexes resolved; window {window:.3f} s")
         notes = list(self.notes)
         if unreadable:
             notes.append(f"could not read the fd tables of {len(unreadable)} processes "

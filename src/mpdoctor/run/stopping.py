@@ -19,6 +19,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 import psutil
 
+from mpdoctor.debug import log
 from mpdoctor.observe import procfs
 
 Ident = Tuple[int, int]  # (pid, start time in clock ticks after boot)
@@ -127,6 +128,9 @@ def stop(processes: Iterable[Ident], grace: float = 1.0, kill_after: float = 5.0
     die.  Nothing is reaped here (their parents do that).  Returns the pids that were signalled.
     """
     targets = [_Target(pid, start) for pid, start in processes]
+    log("stop", f"stopping {len(targets)} processes "
+                f"({'SIGTERM, then SIGKILL after %gs' % grace if grace > 0 else 'SIGKILL'}): "
+                f"{', '.join(str(t.pid) for t in targets[:10])}")
     try:
         hit: List[int] = []
         if grace > 0:

@@ -22,6 +22,7 @@ import time
 from typing import TYPE_CHECKING, Dict, List, Optional, Set
 
 from mpdoctor.debug import log
+from mpdoctor.debug import on as debug_on
 from mpdoctor.observe import procfs
 from mpdoctor.run.events import Receiver
 from mpdoctor.run.janitor import Janitor
@@ -93,7 +94,7 @@ class Supervisor:
         # first, while mpdoctor has no other thread: the janitor forks it (see janitor.py)
         self.janitor = Janitor(self._ignored, self._mask)
         self.receiver: Optional[Receiver] = Receiver(
-            debug=bool(os.environ.get("MPDOCTOR_DEBUG"))) if hooks else None
+            debug=debug_on("hooks")) if hooks else None
         self._dumper = dumper
         self.notes: List[str] = []
         self.root_pid = 0
@@ -310,7 +311,8 @@ class Supervisor:
             self.janitor.close()
             raise
         self.root_pid = pid
-        log(f"new process: {os.getpid()} -> {self.janitor.pid} -> {pid} {' '.join(self.argv)}")
+        log("run", f"new process: {os.getpid()} -> {self.janitor.pid} -> {pid} "
+                   f"{' '.join(self.argv)}")
         try:
             outcome = self._watch(outside, t0)
         except BaseException:
@@ -320,17 +322,17 @@ class Supervisor:
             if self.status is not None:
                 self.status.close()  # before anything of mpdoctor's is printed
             self.janitor.close()
-            log("verdict reached; restoring the terminal and signals")
+            log("run", "verdict reached; restoring the terminal and signals")
             had_terminal = self._tty_fd is not None
             self._stop_sentinel()
             self._take_back_terminal()
             self._restore_signals(had_terminal)
-            log("restored")
+            log("run", "restored")
         outcome.started_at = started_at
         outcome.notes = self.notes + outcome.notes
         if self.receiver is not None:
             outcome.events = self.receiver.close()
-            log(f"{len(outcome.events)} events from the hooks")
+            log("run", f"{len(outcome.events)} events from the hooks")
             if outcome.diagnosis is None and outcome.events:
                 from mpdoctor.run import engine
                 outcome.diagnosis = engine.events_only(outcome.events)
@@ -374,7 +376,7 @@ class Supervisor:
                 # Ctrl-C on the terminal: the script's group already got it
                 got = os.read(self._sentinel_r, 64)
                 interrupts += len(got)
-                log(f"Ctrl-C on the terminal ({interrupts} so far)")
+                log("run", f"Ctrl-C on the terminal ({interrupts} so far)")
                 if not got:
                     os.close(self._sentinel_r)
                     self._sentinel_r = -1
@@ -391,9 +393,9 @@ class Supervisor:
             self._reap()
             if interrupts >= 2 and self._status is None:
                 # a second Ctrl-C: the user wants out now
-                log("second interrupt: stopping the tree")
+                log("run", "second interrupt: stopping the tree")
                 stopped = self.stop_tree()
-                log(f"stopped {stopped} processes")
+                log("run", f"stopped {stopped} processes")
                 self._reap()
                 return Outcome(Verdict.FAILED, -signal.SIGINT, duration=time.monotonic() - t0,
                                stopped=stopped, notes=["interrupted twice: mpdoctor stopped "

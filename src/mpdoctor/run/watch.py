@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from typing import Optional, Set, Tuple
 
+from mpdoctor.debug import log
+from mpdoctor.debug import on as debug_on
 from mpdoctor.diagnose import waitfor
 from mpdoctor.model import Snapshot, WaitKind
 from mpdoctor.observe import procfs, syscalls
@@ -62,6 +64,8 @@ class Watchdog:
         t0 = time.perf_counter()
         reading = self.reader.read()
         cost = time.perf_counter() - t0
+        log("watch", f"reading: {len(reading.tids)} processes, {len(reading.threads)} threads, "
+                     f"{cost * 1000:.2f} ms")
         prev, self.prev, self.last = self.prev, reading, reading
         if prev is None:
             self.interval = FAST
@@ -94,9 +98,15 @@ class Watchdog:
         graph = waitfor.build(snapshot)
         self._tried_cost = time.perf_counter() - t0
         if graph.deadlocked:
+            log("proof", f"attempt {self.attempts}: the main thread is stuck "
+                         f"({len(graph.stuck)} threads; {self._tried_cost * 1000:.1f} ms)")
             return snapshot
         self._movers = {(n[1], n[2]) for n, why in graph.live_reason.items()
                         if why in (waitfor.RUNNING, waitfor.MOVED)}
+        if debug_on("proof"):
+            reasons = sorted({why for why in graph.live_reason.values()})[:3]
+            log("proof", f"attempt {self.attempts}: not stuck "
+                         f"({self._tried_cost * 1000:.1f} ms): {'; '.join(reasons)}")
         return None
 
     def _first_hop_moves(self, prev: Reading, now: Reading) -> bool:
