@@ -365,35 +365,7 @@ class Diagnosis:
     movable: Tuple[Link, ...] = ()
 
 
-class Verdict(str, enum.Enum):
-    """How a watch ended (the JSON report's ``"verdict"``)."""
-
-    OK = "ok"  # the script exited 0
-    FAILED = "failed"  # it exited non-zero or was killed by a signal
-    DEADLOCK = "deadlock"  # a stuck state was proven
-    TIMEOUT = "timeout"  # the timeout was reached and nothing was proven
-    EXITED = "exited"  # attach only: the process ended while it was watched
-
-    @staticmethod
-    def ended(status: Optional[int]) -> "Verdict":
-        """The verdict of a script that ended by itself."""
-        return Verdict.OK if status == 0 else Verdict.FAILED
-
-
-@dataclass
-class Outcome:
-    """The one result of a watch, whichever started it (check, attach, the pytest plugin)."""
-
-    verdict: Verdict
-    status: Optional[int] = None  # the script's exit code; -N if killed by signal N
-    diagnosis: Optional[Diagnosis] = None
-    snapshot: Optional[Snapshot] = None
-    started_at: float = 0.0  # time.time()
-    duration: float = 0.0  # seconds from the start of the watch to its end or the verdict
-    proof_seconds: float = 0.0  # time spent collecting stacks and diagnosing
-    notes: List[str] = field(default_factory=list)
-    stopped: int = 0  # processes of the tree mpdoctor had to stop
-    events: List[Event] = field(default_factory=list)  # what the in-process hooks reported
+from mpdoctor.outcome import Outcome, Verdict  # noqa: E402,F401 - re-exported
 
 
 @dataclass(frozen=True)
@@ -419,34 +391,8 @@ class Dump:
     pyspy_error: str = ""
 
 
-# --------------------------------------------------------------------------------------------
-# what /proc/PID/fd/N says of a pipe or a socket
-
-
-def bracketed_inode(target: str, prefix: str) -> Optional[int]:
-    """N from ``prefix:[N]`` (what /proc/PID/fd/FD says of a pipe or socket), else None."""
-    if target.startswith(prefix + ":[") and target.endswith("]"):
-        try:
-            return int(target[len(prefix) + 2:-1])
-        except ValueError:
-            return None
-    return None
-
-
-def channel_inode(target: str) -> Optional[int]:
-    """The inode of ``pipe:[N]`` or ``socket:[N]``; ``None`` for anything else."""
-    inode = bracketed_inode(target, "pipe")
-    return inode if inode is not None else bracketed_inode(target, "socket")
-
-
-def pipe_inode(target: str) -> Optional[int]:
-    """The inode of ``pipe:[1234]``; ``None`` for anything else."""
-    return bracketed_inode(target, "pipe")
-
-
-def socket_inode(target: str) -> Optional[int]:
-    """The inode of ``socket:[1234]``; ``None`` for anything else."""
-    return bracketed_inode(target, "socket")
+from mpdoctor.fdtargets import (bracketed_inode, channel_inode, pipe_inode,  # noqa: E402,F401
+                                socket_inode)
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import termios
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Set, Tuple
 
-from mpdoctor.model import bracketed_inode, channel_inode, pipe_inode  # noqa: F401 - re-exported
+from mpdoctor.fdtargets import bracketed_inode, channel_inode, pipe_inode  # noqa: F401 - re-exported
 
 PROC = "/proc"
 F_GETPIPE_SZ = 1032  # fcntl.F_GETPIPE_SZ exists only from Python 3.10

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, Optional, Tuple
 
-from mpdoctor.model import socket_inode  # noqa: F401 - re-exported
+from mpdoctor.fdtargets import socket_inode  # noqa: F401 - re-exported
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20

@@ -81,10 +81,10 @@ class Receiver:
             from mpdoctor.model import Event
             return [Event(*e) for e in self.events]
 
-    def close(self) -> List["Event"]:
-        """Stop the reader thread, read what is still queued, and return every event.  (A
-        process's events are queued the moment it sends them, so after it has exited nothing
-        of it can still be on the way.)"""
+    def close(self) -> None:
+        """Stop the reader thread and read what is still queued (``snapshot()`` then has every
+        event).  (A process's events are queued the moment it sends them, so after it has
+        exited nothing of it can still be on the way.)"""
         self._stop = True
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
@@ -99,4 +99,3 @@ class Receiver:
             except OSError:
                 break
         self.sock.close()
-        return self.snapshot()

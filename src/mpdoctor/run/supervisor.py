@@ -29,7 +29,8 @@ from mpdoctor.run.janitor import Janitor
 
 if TYPE_CHECKING:  # the rest is imported after the script has been started (start-up time)
     from mpdoctor.run.status import StatusLine
-    from mpdoctor.model import Outcome, Snapshot, Verdict
+    from mpdoctor.model import Snapshot
+    from mpdoctor.outcome import Outcome, Verdict
     from mpdoctor.observe.pyspy import Dumper
     from mpdoctor.run.watch import Watchdog
 
@@ -63,6 +64,9 @@ SENTINEL = (
     "    signal.sigwait({signal.SIGINT})\n"
     "    os.write(fd, b'I')\n"
 )
+
+#: the hooks' events that can make a finding in a run that ended by itself
+FINDING_EVENTS = ("pickle-error", "main-guard")
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
              signal.SIGUSR2)
@@ -331,8 +335,13 @@ class Supervisor:
         outcome.started_at = started_at
         outcome.notes = self.notes + outcome.notes
         if self.receiver is not None:
-            outcome.events = self.receiver.close()
-            log("run", f"{len(outcome.events)} events from the hooks")
+            self.receiver.close()
+            log("run", f"{len(self.receiver.events)} events from the hooks")
+            if outcome.diagnosis is not None or any(e[0] in FINDING_EVENTS
+                                                    for e in self.receiver.events):
+                # (most runs only said hello: then neither the events nor the diagnosis
+                # machinery are even loaded)
+                outcome.events = self.receiver.snapshot()
             if outcome.diagnosis is None and outcome.events:
                 from mpdoctor.run import engine
                 outcome.diagnosis = engine.events_only(outcome.events)
@@ -355,7 +364,7 @@ class Supervisor:
                                                            events=events))
 
     def _watch(self, outside: Set[int], t0: float) -> "Outcome":
-        from mpdoctor.model import Outcome, Verdict  # (the script has started: no hurry now)
+        from mpdoctor.outcome import Outcome, Verdict  # (light: the rest of the model is not)
 
         dog: Optional["Watchdog"] = None
         deadline = t0 + self.timeout if self.timeout is not None else None
