@@ -146,3 +146,25 @@ def test_rules_without_python_stacks_fall_back_honestly():
     d = diagnose(bare)
     assert d.deadlock
     assert [f.slug for f in d.findings] == ["unexplained-deadlock"]
+
+
+def test_alike_processes_get_one_dump_and_share_its_stacks():
+    """In a big tree, processes alike (command line, threads in the same calls) are read once:
+    the others get the representative's stacks, labelled as such."""
+    from mpdoctor.model import Dump, PyThread
+    from mpdoctor.run import engine
+    snap = load_fixture("seed_fork.json")
+    pids = [p.pid for p in snap.processes]
+    like = engine.alike(snap, pids)
+    assert snap.root_pid not in like
+    reps = set(like.values())
+    assert like and all(r not in like for r in reps)
+    for pid, rep in like.items():
+        assert engine._signature(snap.by_pid[pid]) == engine._signature(snap.by_pid[rep])
+    dumps = {p.pid: Dump(p.pid, [PyThread(t.tid, t.name, None, t.frames) for t in p.threads])
+             for p in snap.processes if p.pid not in like}
+    copies = engine.copied(snap, dumps, like)
+    pid, rep = next(iter(like.items()))
+    assert copies[pid].source == f"like process {rep}"
+    assert [t.os_tid for t in copies[pid].threads] == [t.tid for t in snap.by_pid[pid].threads]
+    assert [t.frames for t in copies[pid].threads] == [t.frames for t in snap.by_pid[rep].threads]

@@ -8,10 +8,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
+
+import os
 
 from mpdoctor.diagnose import diagnose, diagnose_events
-from mpdoctor.model import Diagnosis, Dump, Event, Snapshot, Verdict
+from mpdoctor.model import Diagnosis, Dump, Event, Process, PyThread, Snapshot, Verdict
 from mpdoctor.observe.pyspy import Dumper
 from mpdoctor.observe.snapshot import with_stacks
 
@@ -25,7 +27,9 @@ def conclude(snapshot: Snapshot, dumper: Dumper, unproven: Optional[Verdict],
     timeout; ``None``: no verdict, the watch goes on)."""
     pids = [p.pid for p in snapshot.processes if p.state != "Z"
             and (own is None or p.pid != own.pid)]
-    dumps = dumper.dump(pids)
+    like = alike(snapshot, pids) if len(pids) > BIG and not ALL_STACKS else {}
+    dumps = dumper.dump([pid for pid in pids if pid not in like])
+    dumps.update(copied(snapshot, dumps, like))
     if own is not None:
         dumps[own.pid] = own
     if dumper.exe is None:
@@ -43,6 +47,58 @@ def conclude(snapshot: Snapshot, dumper: Dumper, unproven: Optional[Verdict],
         snapshot = with_stacks(snapshot, dumper.dump(feeding, with_locals=True))
     diagnosis = diagnose(snapshot)
     return snapshot, diagnosis, Verdict.DEADLOCK if diagnosis.deadlock else unproven
+
+
+#: in a tree of more processes than this, processes that are alike (same command line, same
+#: threads blocked in the same calls) get one py-spy dump for the group: 256 hung workers cost
+#: a few dumps instead of 256 (12 ms each); MPDOCTOR_ALL_STACKS=1 dumps every one
+BIG = 32
+ALL_STACKS = os.environ.get("MPDOCTOR_ALL_STACKS", "") not in ("", "0")
+
+
+def _signature(p: Process) -> tuple:
+    return (p.cmdline, p.role, p.state, tuple(
+        (t.tid == p.pid, t.state, t.wait.kind, t.wait.syscall, t.wait.fd, t.wait.count,
+         t.wait.indefinite, t.wait.private, t.wait.target.split(":", 1)[0])
+        for t in p.threads))
+
+
+def alike(snapshot: Snapshot, pids: Sequence[int]) -> Dict[int, int]:
+    """{pid: the representative it is like} for the processes whose stacks need not be read:
+    the second and later members of each group of processes that are alike.  The root, and
+    any process alone of its kind, are always read."""
+    groups: Dict[tuple, int] = {}
+    out: Dict[int, int] = {}
+    wanted = set(pids)
+    for p in snapshot.processes:
+        if p.pid not in wanted or p.pid == snapshot.root_pid:
+            continue
+        key = _signature(p)
+        rep = groups.setdefault(key, p.pid)
+        if rep != p.pid:
+            out[p.pid] = rep
+    return out
+
+
+def copied(snapshot: Snapshot, dumps: Dict[int, Dump], like: Dict[int, int]) -> Dict[int, Dump]:
+    """The stacks of each look-alike, taken from its representative thread by thread (they
+    have the same threads in the same calls), and labelled as such."""
+    out: Dict[int, Dump] = {}
+    for pid, rep in like.items():
+        d = dumps.get(rep)
+        me, them = snapshot.by_pid.get(pid), snapshot.by_pid.get(rep)
+        if d is None or me is None or them is None or not d.threads:
+            out[pid] = Dump(pid, error=f"not read: alike process {rep} was"
+                            + (f" ({d.error})" if d is not None and d.error else ""))
+            continue
+        by_tid = {t.os_tid: t for t in d.threads}
+        threads = []
+        for mine, theirs in zip(me.threads, them.threads):
+            py = by_tid.get(theirs.tid)
+            if py is not None:
+                threads.append(PyThread(mine.tid, py.name, None, py.frames))
+        out[pid] = Dump(pid, threads, source=f"like process {rep}")
+    return out
 
 
 def events_only(events: Sequence[Event]) -> Optional[Diagnosis]:
