@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple, Union
+from typing import AbstractSet, Dict, FrozenSet, Iterable, List, Optional, Set, Tuple, Union
 
 import signal
 
@@ -57,6 +57,8 @@ TIMER_MARGIN = 0.5
 TIMER_MATCH = 0.05
 SIGALRM = int(signal.SIGALRM)
 SIGCHLD = int(signal.SIGCHLD)
+#: a waker set larger than this that several waits share gets a node of its own (see build)
+GROUP = 8
 
 
 def tnode(pid: int, tid: int) -> TNode:
@@ -71,7 +73,7 @@ def pnode(pid: int) -> PNode:
 class Graph:
     snapshot: Snapshot
     #: who could end each blocked thread's wait; a thread absent from here can act by itself
-    wakers: Dict[TNode, Set[Node]] = field(default_factory=dict)
+    wakers: Dict[TNode, AbstractSet[Node]] = field(default_factory=dict)
     #: why a thread counts as able to act (for the report of a non-proof)
     live_reason: Dict[TNode, str] = field(default_factory=dict)
     live: Set[Node] = field(default_factory=set)
@@ -81,9 +83,14 @@ class Graph:
     #: hook events a rule has already reported as part of a deadlock finding (``Finding.linked``)
     linked_events: List[Event] = field(default_factory=list)
 
+    _stuck: Optional[FrozenSet[TNode]] = None
+
     @property
     def stuck(self) -> FrozenSet[TNode]:
-        return frozenset(n for n in self.wakers if n not in self.live)
+        """Threads nothing able to act can wake (fixed once ``build`` has run)."""
+        if self._stuck is None:
+            self._stuck = frozenset(n for n in self.wakers if n not in self.live)
+        return self._stuck
 
     def is_stuck(self, pid: int, tid: Optional[int] = None) -> bool:
         return tnode(pid, pid if tid is None else tid) in self.stuck
@@ -116,13 +123,29 @@ def socket_of(snapshot: Snapshot, target: str) -> Optional[Socket]:
     return None if inode is None else snapshot.socket_by_inode.get(inode)
 
 
+_EVERYONE: Dict[int, Tuple[Snapshot, FrozenSet[Node]]] = {}
+
+
+def _everyone(snapshot: Snapshot) -> FrozenSet[Node]:
+    """Every process of the tree still there (not a zombie), as one shared set: many waits can
+    be ended by any of them (a named semaphore, a private listener), and building that set
+    for each waiter would make the proof quadratic in the size of the tree."""
+    cached = _EVERYONE.get(id(snapshot))
+    if cached is not None and cached[0] is snapshot:
+        return cached[1]
+    out = frozenset(pnode(p.pid) for p in snapshot.processes if p.state != "Z")
+    _EVERYONE.clear()  # one snapshot at a time (keeps the snapshot alive only meanwhile)
+    _EVERYONE[id(snapshot)] = (snapshot, out)
+    return out
+
+
 def _holders(pids: Iterable[int]) -> Set[Node]:
     """The processes holding an end: each acts (or not) by its own threads."""
     return {pnode(pid) for pid in pids}
 
 
 def _pipe_wakers(snapshot: Snapshot, target: str, want_read: bool,
-                 want_write: bool) -> Tuple[Optional[Set[Node]], str]:
+                 want_write: bool) -> Tuple[Optional[AbstractSet[Node]], str]:
     """Wakers of a wait on one fd; ``None`` (with a reason) when it may be woken any time."""
     if not target:
         return None, "its fd could not be resolved"
@@ -149,7 +172,7 @@ def _pipe_wakers(snapshot: Snapshot, target: str, want_read: bool,
 
 
 def _socket_wakers(snapshot: Snapshot, sock: Socket, target: str,
-                   want_read: bool) -> Tuple[Optional[Set[Node]], str]:
+                   want_read: bool) -> Tuple[Optional[AbstractSet[Node]], str]:
     """A connected unix socket: only the holders of the peer end can write to it (or read what
     it sends); with no peer, or a peer outside the tree, anything can happen."""
     if sock.outside:
@@ -158,7 +181,7 @@ def _socket_wakers(snapshot: Snapshot, sock: Socket, target: str,
         if not sock.private:
             return None, f"{target} is a listening socket: a connection may come from outside"
         # a connection can come from any process of the tree that is still there
-        return _holders(p.pid for p in snapshot.processes if p.state != "Z"), ""
+        return _everyone(snapshot), ""
     if sock.peer is None or sock.kind not in ("stream", "seqpacket", "dgram"):
         return None, f"{target} is not a connected unix socket"
     if want_read and sock.pending:
@@ -168,7 +191,7 @@ def _socket_wakers(snapshot: Snapshot, sock: Socket, target: str,
     return _holders(h.pid for h in sock.peer_holders), ""
 
 
-def wakers_of(snapshot: Snapshot, proc: Process, thread: Thread) -> Tuple[Optional[Set[Node]], str]:
+def wakers_of(snapshot: Snapshot, proc: Process, thread: Thread) -> Tuple[Optional[AbstractSet[Node]], str]:
     """Who could end this thread's wait.  ``None`` means the thread can act by itself; the
     string says why (for the record)."""
     w: Wait = thread.wait
@@ -216,7 +239,7 @@ def wakers_of(snapshot: Snapshot, proc: Process, thread: Thread) -> Tuple[Option
             # until it is released): a process that does not map it yet may open it later (a
             # spawned child unpickling its Event, say), so any process of the tree may wake it
             # (a zombie opens nothing)
-            return _holders(p.pid for p in snapshot.processes if p.state != "Z"), ""
+            return _everyone(snapshot), ""
         if _sealed(mapping.path):
             return {pnode(pid) for pid in mapping.mappers}, ""
         return None, f"a futex in {mapping.path}, which other programs may open"
@@ -311,6 +334,7 @@ def build(snapshot: Snapshot, hidden_timers: bool = True) -> Graph:
     the proof would be without that doubt)."""
     g = Graph(snapshot)
     dependents: Dict[Node, List[Node]] = {}
+    groups: Dict[int, Node] = {}  # id of a shared waker set -> the node standing for it
     queue: deque = deque()
 
     def mark(node: Node) -> None:
@@ -344,13 +368,28 @@ def build(snapshot: Snapshot, hidden_timers: bool = True) -> Graph:
                 mark(tn)
                 continue
             g.wakers[tn] = ws
+            if len(ws) > GROUP and isinstance(ws, frozenset):
+                # a set many waits share: one node stands for it, so that the edges stay
+                # linear in the size of the tree (any member that can act makes it act)
+                group = groups.get(id(ws))
+                if group is None:
+                    group = groups[id(ws)] = ("g", len(groups))
+                    for w in ws:
+                        dependents.setdefault(w, []).append(group)
+                dependents.setdefault(group, []).append(tn)
+                continue
             for w in ws:
                 dependents.setdefault(w, []).append(tn)
     # a thread waiting on something absent from the snapshot can act (we cannot see it)
+    checked: Dict[int, bool] = {}
     for tn, ws in g.wakers.items():
-        for w in ws:
-            if w[0] == "p" and w[1] not in snapshot.by_pid:
-                mark(tn)
+        absent = checked.get(id(ws))
+        if absent is None:
+            absent = any(w[0] == "p" and w[1] not in snapshot.by_pid for w in ws)
+            if isinstance(ws, frozenset):
+                checked[id(ws)] = absent
+        if absent:
+            mark(tn)
     while queue:
         node = queue.popleft()
         for dep in dependents.get(node, ()):
