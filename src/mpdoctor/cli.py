@@ -7,8 +7,7 @@ import math
 import os
 import signal
 import sys
-from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, NoReturn, Optional, Sequence, Tuple
 
 from mpdoctor import __version__
 from mpdoctor.errors import MpdoctorError, PlatformError, TargetError, UsageError
@@ -40,10 +39,9 @@ class _Parser(argparse.ArgumentParser):
 # options, each defined once and shared by the commands that take it
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     flags: Tuple[str, ...]
-    kwargs: Dict[str, Any] = field(default_factory=dict)
+    kwargs: Dict[str, Any]
 
     @property
     def takes_value(self) -> bool:
@@ -103,8 +101,7 @@ def _parent(options: Sequence[Option]) -> argparse.ArgumentParser:
     return parent
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):
     name: str
     handler: Callable[[argparse.ArgumentParser, Sequence[str]], int]
     help: str

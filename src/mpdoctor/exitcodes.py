@@ -11,7 +11,7 @@ import enum
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
-    from mpdoctor.model import Outcome
+    from mpdoctor.outcome import Outcome
 
 
 class ExitCode(enum.IntEnum):
@@ -29,7 +29,7 @@ class ExitCode(enum.IntEnum):
 
 def exit_code(outcome: "Outcome", strict: bool = False) -> int:
     """mpdoctor's exit status for an outcome: the one place it is decided."""
-    from mpdoctor.model import Verdict
+    from mpdoctor.outcome import Verdict
 
     if outcome.verdict is Verdict.DEADLOCK:
         return int(ExitCode.DEADLOCK)

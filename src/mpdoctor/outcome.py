@@ -6,7 +6,6 @@ something to diagnose)."""
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, List, Optional
 
 if TYPE_CHECKING:
@@ -28,17 +27,30 @@ class Verdict(str, enum.Enum):
         return Verdict.OK if status == 0 else Verdict.FAILED
 
 
-@dataclass
 class Outcome:
-    """The one result of a watch, whichever started it (check, attach, the pytest plugin)."""
+    """The one result of a watch, whichever started it (check, attach, the pytest plugin).
 
-    verdict: Verdict
-    status: Optional[int] = None  # the script's exit code; -N if killed by signal N
-    diagnosis: Optional[Diagnosis] = None
-    snapshot: Optional[Snapshot] = None
-    started_at: float = 0.0  # time.time()
-    duration: float = 0.0  # seconds from the start of the watch to its end or the verdict
-    proof_seconds: float = 0.0  # time spent collecting stacks and diagnosing
-    notes: List[str] = field(default_factory=list)
-    stopped: int = 0  # processes of the tree mpdoctor had to stop
-    events: List[Event] = field(default_factory=list)  # what the in-process hooks reported
+    A plain class rather than a dataclass: ``dataclasses`` costs more to import than a short
+    script takes to run."""
+
+    def __init__(self, verdict: Verdict, status: Optional[int] = None,
+                 diagnosis: Optional["Diagnosis"] = None, snapshot: Optional["Snapshot"] = None,
+                 started_at: float = 0.0, duration: float = 0.0, proof_seconds: float = 0.0,
+                 notes: Optional[List[str]] = None, stopped: int = 0,
+                 events: Optional[List["Event"]] = None) -> None:
+        self.verdict = verdict
+        self.status = status  # the script's exit code; -N if killed by signal N
+        self.diagnosis = diagnosis
+        self.snapshot = snapshot
+        self.started_at = started_at  # time.time()
+        #: seconds from the start of the watch to its end or the verdict
+        self.duration = duration
+        self.proof_seconds = proof_seconds  # time spent collecting stacks and diagnosing
+        self.notes: List[str] = notes if notes is not None else []
+        self.stopped = stopped  # processes of the tree mpdoctor had to stop
+        #: what the in-process hooks reported
+        self.events: List["Event"] = events if events is not None else []
+
+    def __repr__(self) -> str:
+        return (f"Outcome({self.verdict.value}, status={self.status}, "
+                f"findings={len(self.diagnosis.findings) if self.diagnosis else 0})")

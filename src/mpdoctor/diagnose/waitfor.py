@@ -191,7 +191,8 @@ def _socket_wakers(snapshot: Snapshot, sock: Socket, target: str,
     return _holders(h.pid for h in sock.peer_holders), ""
 
 
-def wakers_of(snapshot: Snapshot, proc: Process, thread: Thread) -> Tuple[Optional[AbstractSet[Node]], str]:
+def wakers_of(snapshot: Snapshot, proc: Process,
+              thread: Thread) -> Tuple[Optional[AbstractSet[Node]], str]:
     """Who could end this thread's wait.  ``None`` means the thread can act by itself; the
     string says why (for the record)."""
     w: Wait = thread.wait

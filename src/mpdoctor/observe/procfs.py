@@ -3,6 +3,8 @@
 Every function here returns ``None`` (or an empty value) when the process or thread has gone,
 or the file cannot be read: processes vanish between two reads all the time, and that is never
 an error.  Reads use ``os.open``/``os.read`` because the watchdog makes hundreds of them a second.
+The records are named tuples rather than dataclasses: this module is loaded before the script
+starts, and ``dataclasses`` alone costs more to import than all of it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ import fcntl
 import os
 import struct
 import termios
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, List, NamedTuple, Optional, Set, Tuple
 
 from mpdoctor.fdtargets import bracketed_inode, channel_inode, pipe_inode  # noqa: F401 - re-exported
 
@@ -64,8 +65,7 @@ def readlink(path: str) -> Optional[str]:
         return None
 
 
-@dataclass(frozen=True)
-class Stat:
+class Stat(NamedTuple):
     """The fields of /proc/PID/stat (or .../task/TID/stat) that mpdoctor uses."""
 
     pid: int
@@ -218,8 +218,7 @@ def parse_fdset(data: bytes, nfds: int) -> List[int]:
     return out
 
 
-@dataclass(frozen=True)
-class Mapping:
+class Mapping(NamedTuple):
     start: int
     end: int
     perms: str
@@ -344,8 +343,7 @@ def signal_masks(pid: int) -> Optional[Tuple[int, int]]:
     return None if text is None else parse_signal_masks(text)
 
 
-@dataclass(frozen=True)
-class PosixTimer:
+class PosixTimer(NamedTuple):
     """One timer_create() timer of a process, as /proc/PID/timers lists it."""
 
     signal: int

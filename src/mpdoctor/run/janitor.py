@@ -20,7 +20,8 @@ a terminal or a user sends to stop a job.  What remains possible: killing the ja
 (by its pid) together with mpdoctor leaves the processes that were already orphaned with no
 one to stop them (the script itself still dies: its parent-death signal).
 
-Messages, one line each, as ``repr`` of tuples (read with ``ast.literal_eval``):
+Messages are tuples, sent as ``marshal`` frames (4-byte length, then the data; ``marshal`` is
+built in, so the janitor costs no import before the script starts):
 mpdoctor -> janitor ``("spawn", argv, env)``; janitor -> mpdoctor ``("pid", N)``,
 ``("error", errno, text)`` (the exec failed), ``("exit", status)`` (as
 ``os.waitstatus_to_exitcode``).
@@ -28,8 +29,8 @@ mpdoctor -> janitor ``("spawn", argv, env)``; janitor -> mpdoctor ``("pid", N)``
 
 from __future__ import annotations
 
-import ast
 import ctypes
+import marshal
 import os
 import select
 import signal
@@ -83,14 +84,14 @@ class Janitor:
         return self._from_r
 
     def _send(self, message: tuple) -> None:
-        os.write(self._to_w, (repr(message) + "\n").encode())
+        _write_frame(self._to_w, message)
 
     def _lines(self, block: bool) -> List[tuple]:
         out: List[tuple] = []
         while True:
-            if b"\n" in self._buffer:
-                line, self._buffer = self._buffer.split(b"\n", 1)
-                out.append(ast.literal_eval(line.decode()))
+            message, self._buffer = _take_frame(self._buffer)
+            if message is not None:
+                out.append(message)
                 continue
             if not block:
                 r, _, _ = select.select([self._from_r], [], [], 0)
@@ -100,7 +101,7 @@ class Janitor:
             if not data:
                 return out  # the janitor is gone
             self._buffer += data
-            if block and b"\n" in self._buffer:
+            if block and _take_frame(self._buffer)[0] is not None:
                 block = False
 
     def spawn(self, argv: Sequence[str], env: Dict[str, str]) -> int:
@@ -148,6 +149,23 @@ class Janitor:
             os.close(self._from_r)
         except OSError:
             pass
+
+
+def _write_frame(fd: int, message: tuple) -> None:
+    data = marshal.dumps(message)
+    payload = len(data).to_bytes(4, "little") + data
+    while payload:
+        payload = payload[os.write(fd, payload):]
+
+
+def _take_frame(buffer: bytes) -> Tuple[Optional[tuple], bytes]:
+    """The first whole message in ``buffer`` (or None), and what is left after it."""
+    if len(buffer) < 4:
+        return None, buffer
+    size = int.from_bytes(buffer[:4], "little")
+    if len(buffer) < 4 + size:
+        return None, buffer
+    return marshal.loads(buffer[4:4 + size]), buffer[4 + size:]
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,9 +245,9 @@ def _spawn(argv: List[str], env: Dict[str, str], ignored: Set[int], mask: Set[in
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.execve(argv[0], argv, env)
         except OSError as exc:
-            os.write(err_w, repr((exc.errno or 0, exc.strerror or str(exc))).encode())
+            os.write(err_w, marshal.dumps((exc.errno or 0, exc.strerror or str(exc))))
         except BaseException as exc:  # noqa: BLE001 - reported to mpdoctor, never raised
-            os.write(err_w, repr((0, f"{type(exc).__name__}: {exc}")).encode())
+            os.write(err_w, marshal.dumps((0, f"{type(exc).__name__}: {exc}")))
         os._exit(127)
     os.close(err_w)
     try:
@@ -245,7 +263,7 @@ def _spawn(argv: List[str], env: Dict[str, str], ignored: Set[int], mask: Set[in
     os.close(err_r)
     if data:
         os.waitpid(pid, 0)
-        errno, text = ast.literal_eval(data.decode())
+        errno, text = marshal.loads(data)
         return None, (int(errno), str(text))
     return pid, None
 
@@ -267,7 +285,7 @@ def _main(to_r: int, from_w: int, ignored: Set[int], mask: Set[int]) -> int:
 
     def report(message: tuple) -> None:
         try:
-            os.write(from_w, (repr(message) + "\n").encode())
+            _write_frame(from_w, message)
         except OSError:
             pass
 
@@ -292,9 +310,10 @@ def _main(to_r: int, from_w: int, ignored: Set[int], mask: Set[int]) -> int:
             if not data:
                 break  # mpdoctor has ended, one way or another
             buffer += data
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                message = ast.literal_eval(line.decode())
+            while True:
+                message, buffer = _take_frame(buffer)
+                if message is None:
+                    break
                 if message[0] == "spawn" and root < 0:
                     pid, error = _spawn(message[1], message[2], ignored, mask)
                     if error is not None:

@@ -12,11 +12,9 @@
 from __future__ import annotations
 
 import ctypes
-import dataclasses
 import os
 import select
 import signal
-import subprocess
 import sys
 import time
 from typing import TYPE_CHECKING, Dict, List, Optional, Set
@@ -28,6 +26,8 @@ from mpdoctor.run.events import Receiver
 from mpdoctor.run.janitor import Janitor
 
 if TYPE_CHECKING:  # the rest is imported after the script has been started (start-up time)
+    import subprocess
+
     from mpdoctor.run.status import StatusLine
     from mpdoctor.model import Snapshot
     from mpdoctor.outcome import Outcome, Verdict
@@ -106,7 +106,7 @@ class Supervisor:
         self._wake_r = self._wake_w = -1
         self._old_handlers: Dict[int, object] = {}
         self._tty_fd: Optional[int] = None
-        self._sentinel: Optional[subprocess.Popen] = None
+        self._sentinel: Optional["subprocess.Popen"] = None
         self._sentinel_r = -1
         self.status: Optional["StatusLine"] = None
 
@@ -167,6 +167,7 @@ class Supervisor:
             # interpreter starts stays pending for its sigwait instead of killing it
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
+        import subprocess
         try:
             self._sentinel = subprocess.Popen(
                 [sys.executable, "-S", "-c", SENTINEL, str(w)], pass_fds=(w,),
@@ -474,6 +475,7 @@ class Supervisor:
         None: then there is none yet, and the watch goes on); the tree is stopped on one."""
         at = time.monotonic()
         if self.receiver is not None:
+            import dataclasses
             snapshot = dataclasses.replace(snapshot, hooks=True,
                                            events=tuple(self.receiver.snapshot()))
         from mpdoctor.model import Outcome
