@@ -284,8 +284,10 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
                           "Check --python.") from err
     from mpdoctor.report import Report
 
+    from mpdoctor.hooks import protocol
+
     diagnosis = outcome.diagnosis
-    if diagnosis is None and any(e.kind in ("pickle-error", "main-guard")
+    if diagnosis is None and any(e.kind in (protocol.PICKLE_ERROR, protocol.MAIN_GUARD)
                                  for e in outcome.events):
         from mpdoctor.diagnose import Diagnosis, diagnose_events
         findings = tuple(diagnose_events(outcome.events))

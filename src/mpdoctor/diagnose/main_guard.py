@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import Iterable, List
 
+from mpdoctor.hooks import protocol
 from mpdoctor.model import Event, Finding, Severity
 
 SLUG = "missing-main-guard"
 
 
 def from_events(events: Iterable[Event]) -> List[Finding]:
-    hits = [e for e in events if e.kind == "main-guard"]
+    hits = [e for e in events if e.kind == protocol.MAIN_GUARD]
     if not hits:
         return []
     first = hits[0]

@@ -17,6 +17,7 @@ from typing import List, Optional
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import describe, who
 from mpdoctor.diagnose.waitfor import Graph
+from mpdoctor.hooks import protocol
 from mpdoctor.model import Finding, Process, Severity, Thread
 
 WORKER_DIED = "pool-worker-died"
@@ -130,7 +131,7 @@ def _handler_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
                 "and worker handlers are still there: it died on an exception (printed above as "
                 "'Exception in thread ... (_handle_results)'), so no result is delivered any more"]
     for e in s.events:
-        if (e.kind == "thread-exception" and e.pid == proc.pid
+        if (e.kind == protocol.THREAD_EXCEPTION and e.pid == proc.pid
                 and "_handle_results" in str(e.data.get("thread"))):
             evidence.append(f"the exception that killed it: {e.data.get('error')}")
     summary = (f"{who(s, proc.pid)} waits in {_call(thread)} for results the pool can no longer "
@@ -156,7 +157,7 @@ def _worker_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
         return None  # tasks are still being handed out
     site = stacks.user_frame(thread)
     replaced = [w.pid for w in workers if _replacement(w)]
-    deaths = [e for e in s.events if e.kind == "pool-worker-exit" and e.pid == proc.pid]
+    deaths = [e for e in s.events if e.kind == protocol.POOL_WORKER_EXIT and e.pid == proc.pid]
     evidence = [describe(s, proc, thread),
                 f"all {len(workers)} workers of the pool are idle, waiting for a task "
                 f"({', '.join(str(w.pid) for w in workers)}), and the task handler has no task "

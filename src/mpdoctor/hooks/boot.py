@@ -1,6 +1,7 @@
 """Install mpdoctor's hooks in this process (once), from the ``MPDOCTOR_HOOKS`` configuration.
 
-What the hooks report (each as one event, see ``channel.py``):
+What the hooks report (each as one event, sent by ``channel.py``; the kinds and their fields are
+declared in ``protocol.py``):
 
 * ``pickle-error``: something multiprocessing had to send could not be pickled: the operation
   (Process start, Pool task or result, Queue.put, SimpleQueue.put, Connection.send, Manager
@@ -23,7 +24,7 @@ import _thread
 import os
 import sys
 
-from mpdoctor.hooks import channel
+from mpdoctor.hooks import channel, protocol
 
 ENV = "MPDOCTOR_HOOKS"
 _installed = {"done": False, "config": None}
@@ -243,8 +244,8 @@ def _send_pickle_error(exc, obj, op, site, thread_name=None, dropped=False, pipe
     path = ctype = reason = None
     if found is not None:
         path, ctype, reason, _ = found
-    channel.send("pickle-error", op=op, dropped=dropped, site=site, path=path, culprit=ctype,
-                 why=reason, error="%s: %s" % (type(exc).__name__, exc),
+    channel.send(protocol.PICKLE_ERROR, op=op, dropped=dropped, site=site, path=path,
+                 culprit=ctype, why=reason, error="%s: %s" % (type(exc).__name__, exc),
                  thread=thread_name or _thread_name(), pipe=pipe)
 
 
@@ -341,7 +342,7 @@ def _patch_thread_excepthook(threading):
                 name = getattr(thread, "name", None)
                 if exc is not None:
                     _examine(exc, tb, name)
-                    channel.send("thread-exception", thread=name,
+                    channel.send(protocol.THREAD_EXCEPTION, thread=name,
                                  error="%s: %s" % (exc_type.__name__, exc))
             except Exception:
                 pass
@@ -377,7 +378,7 @@ def _examine_main_guard(exc, tb):
         tb = tb.tb_next
     if not frames or frames[-1].f_code.co_name != "_check_not_importing_main":
         return
-    channel.send("main-guard", site=_site(frames),
+    channel.send(protocol.MAIN_GUARD, site=_site(frames),
                  main=getattr(sys.modules.get("__mp_main__") or sys.modules.get("__main__"),
                               "__file__", None))
 
@@ -422,7 +423,7 @@ def _site_deque_class():
                 self.sites[id(obj)] = key
                 if key not in self.seen:
                     self.seen.add(key)
-                    channel.send("put-site", site=_where(key), pipe=self.pipe)
+                    channel.send(protocol.PUT_SITE, site=_where(key), pipe=self.pipe)
                 if len(self.sites) >= self.SAMPLE:
                     self.append = deque.append.__get__(self)  # enough: full speed from now on
             except Exception:
@@ -490,7 +491,8 @@ def _patch_pool(mpool):
                 site = _user_site(sys._getframe(1))
                 op = op_of(sys._getframe(1))
                 self._mpdoctor_site, self._mpdoctor_op = site, op
-                channel.send("pool-call", op=op, job=getattr(self, "_job", None), site=site)
+                channel.send(protocol.POOL_CALL, op=op, job=getattr(self, "_job", None),
+                             site=site)
             except Exception:
                 pass
 
@@ -521,7 +523,7 @@ def _patch_pool(mpool):
             for w in pool:
                 code = w.exitcode
                 if code is not None and code != 0:
-                    channel.send("pool-worker-exit", worker=w.pid, exitcode=code,
+                    channel.send(protocol.POOL_WORKER_EXIT, worker=w.pid, exitcode=code,
                                  pending=_pending(sys._getframe(1)))
         except Exception:
             pass
@@ -538,7 +540,7 @@ def _pending(frame):
         while frame is not None and "cache" not in frame.f_locals:
             frame = frame.f_back
         cache = frame.f_locals["cache"] if frame is not None else {}
-        for job, result in list(cache.items())[:20]:
+        for job, result in list(cache.items())[:protocol.MAX_ITEMS]:
             out.append({"job": job, "site": getattr(result, "_mpdoctor_site", None),
                         "left": getattr(result, "_number_left", None),
                         "chunksize": getattr(result, "_chunksize", None),
