@@ -305,7 +305,8 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
                     status=outcome.status, diagnosis=diagnosis,
                     snapshot=outcome.snapshot, duration=outcome.duration,
                     proof_seconds=outcome.proof_seconds, timeout=timeout,
-                    notes=outcome.notes, stopped=outcome.stopped)
+                    notes=outcome.notes, stopped=outcome.stopped,
+                    events=outcome.event_counts)
     if args.save_snapshot and outcome.snapshot is not None:
         from mpdoctor.observe.snapshot import save
         save(outcome.snapshot, args.save_snapshot)

@@ -223,8 +223,11 @@ class Plugin:
         try:
             from mpdoctor.hooks import boot
             from mpdoctor.run.events import ENV
+            from mpdoctor.run.members import Membership
 
-            receiver = Receiver(debug=bool(os.environ.get("MPDOCTOR_DEBUG")))
+            # heard: this process (its hooks run here too) and every process below it
+            receiver = Receiver(Membership(os.getpid(), include_anchor=True),
+                                debug=bool(os.environ.get("MPDOCTOR_DEBUG")))
         except OSError:
             return  # no unix sockets here: watch without hooks
         env = receiver.env()
@@ -563,6 +566,11 @@ class Plugin:
                       + _plural(c.leaks, "leaked process", "leaked processes") + " stopped")
         for line in c.annotations:
             tr.write_line(line)
+        if self.receiver is not None:
+            from mpdoctor.run.events import note
+            ignored = note(self.receiver.counts())
+            if ignored:
+                tr.write_line(f"note: {ignored}")
 
 
 _NOSTAT = procfs.Stat(0, "", "?", 0, 0, 0, 0, 0)

@@ -61,8 +61,9 @@ class ProtocolError(ValueError):
 
 
 class Field:
-    """One field: its type and limits.  ``required``: it must be present (``null`` or not);
-    an absent optional field reads as ``None``.  ``null``: ``null`` is allowed."""
+    """One field: its type and limits.  ``required``: it must be present; an optional field
+    may be absent or null, and then reads as ``None``.  ``null``: a required field may be
+    ``null``."""
 
     __slots__ = ("name", "type", "doc", "required", "null", "low", "high", "size", "choices",
                  "fields", "by_name")
@@ -222,7 +223,7 @@ def _short(value: object) -> str:
 def _check(field: Field, value: object) -> Any:
     """``value`` as the field declares it, or ProtocolError."""
     if value is None:
-        if field.null:
+        if field.null or not field.required:  # (an optional field may be sent as null)
             return None
         raise ProtocolError("%s: null is not allowed" % field.name)
     t = field.type

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, List, Optional, Tuple
 
 if TYPE_CHECKING:
     from mpdoctor.diagnose import Diagnosis
-    from mpdoctor.model import Snapshot
+    from mpdoctor.model import EventCounts, Snapshot
 
 
 @dataclass
@@ -27,6 +27,8 @@ class Report:
     timeout: Optional[float] = None
     notes: List[str] = field(default_factory=list)
     stopped: int = 0
+    #: what the hooks' event receiver did with what it was sent (None: no hooks)
+    events: Optional["EventCounts"] = None
 
     @property
     def findings(self):

@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Set
 
 from mpdoctor.debug import log
 from mpdoctor.observe import procfs
+from mpdoctor.run import events as event_channel
 from mpdoctor.run.events import Receiver
+from mpdoctor.run.members import Membership
 
 if TYPE_CHECKING:  # the rest is imported after the script has been started (start-up time)
     from mpdoctor.diagnose import Diagnosis
-    from mpdoctor.model import Event, Snapshot
+    from mpdoctor.model import Event, EventCounts, Snapshot
     from mpdoctor.observe.pyspy import Dumper
     from mpdoctor.run.watch import Watchdog
 
@@ -87,6 +89,8 @@ class Outcome:
     notes: List[str] = field(default_factory=list)
     stopped: int = 0  # processes of the tree mpdoctor had to stop
     events: List[Event] = field(default_factory=list)  # what the in-process hooks reported
+    #: what the event receiver did with what it was sent (None without hooks)
+    event_counts: Optional[EventCounts] = None
 
 
 class Supervisor:
@@ -97,10 +101,19 @@ class Supervisor:
         self.argv = argv
         self.timeout = timeout
         self.env = env
-        self.receiver: Optional[Receiver] = Receiver(
-            debug=bool(os.environ.get("MPDOCTOR_DEBUG"))) if hooks else None
         self._dumper = dumper
         self.notes: List[str] = []
+        self._sentinel: Optional[subprocess.Popen] = None
+        self.receiver: Optional[Receiver] = None
+        if hooks:
+            # heard: the processes below mpdoctor (the script's tree and the orphans it
+            # inherits as subreaper), except mpdoctor's own helpers
+            members = Membership(os.getpid(), include_anchor=False, exclude=self._helpers)
+            try:
+                self.receiver = Receiver(members, debug=bool(os.environ.get("MPDOCTOR_DEBUG")))
+            except OSError as err:
+                self.notes.append(f"no hooks in the script's processes: mpdoctor could not "
+                                  f"create its event socket ({err})")
         self.root_pid = 0
         self._status: Optional[int] = None
         self._wake_r = self._wake_w = -1
@@ -110,7 +123,6 @@ class Supervisor:
         #: the signal mask mpdoctor started with; the script gets it too
         self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
         self._tty_fd: Optional[int] = None
-        self._sentinel: Optional[subprocess.Popen] = None
         self._sentinel_r = -1
 
     @property
@@ -242,10 +254,16 @@ class Supervisor:
             self._tty_fd = None
 
     # -- the tree ------------------------------------------------------------------------------
+    def _helpers(self) -> Set[int]:
+        """mpdoctor's own children that are not the script's: py-spy, the interrupt sentinel."""
+        out = set(self._dumper.helpers) if self._dumper is not None else set()
+        if self._sentinel is not None:
+            out.add(self._sentinel.pid)
+        return out
+
     def _tops(self) -> List[int]:
-        sentinel = self._sentinel.pid if self._sentinel is not None else None
-        helpers = self._dumper.helpers if self._dumper is not None else ()
-        return [p for p in procfs.own_children() if p not in helpers and p != sentinel]
+        helpers = self._helpers()
+        return [p for p in procfs.own_children() if p not in helpers]
 
     def _reap(self) -> None:
         for pid in self._tops():
@@ -334,11 +352,14 @@ class Supervisor:
         outcome.notes = self.notes + outcome.notes
         if self.receiver is not None:
             outcome.events = self.receiver.close()
-            log(f"{len(outcome.events)} events from the hooks")
-            if self.receiver.lost and (outcome.verdict in ("deadlock", "timeout")
-                                       or outcome.events):
-                outcome.notes.append(f"{self.receiver.lost} events from the hooks were lost "
+            counts = outcome.event_counts = self.receiver.counts()
+            log(f"{len(outcome.events)} events from the hooks: {counts}")
+            if counts.lost and (outcome.verdict in ("deadlock", "timeout") or outcome.events):
+                outcome.notes.append(f"{counts.lost} events from the hooks were lost "
                                      "(the report may miss a put site or a pickling error)")
+            ignored = event_channel.note(counts)
+            if ignored:
+                outcome.notes.append(ignored)
         proc.returncode = outcome.status if outcome.status is not None else -9
         return outcome
 
