@@ -133,7 +133,9 @@ ENVELOPE = (
          "through", 0, COUNT_MAX, required=False),
 )
 
-_SITE = "the user's line, file:line"
+def _site(what: str) -> str:
+    return "the user's line (file:line) " + what
+
 
 KINDS = {k.name: k for k in (
     Kind(HELLO, (
@@ -151,7 +153,7 @@ KINDS = {k.name: k for k in (
         _number("remaining", "seconds until it fires after the call (0: disarmed)"),
         _number("interval", "its interval in seconds"),
         _number("mono", "the sender's time.monotonic() right after the call"),
-        _text("site", _SITE + " of the call", required=False),
+        _text("site", _site("of the call"), required=False),
     ), "hooks/timers.py: the signal.alarm and signal.setitimer wrappers",
         "after every call that arms or disarms a timer; only the latest per process and "
         "timer is kept"),
@@ -159,7 +161,7 @@ KINDS = {k.name: k for k in (
         _text("op", "the operation that pickled (Queue.put, Pool.map task, Process start...)",
               null=False, size=64),
         _bool("dropped", "a queue's feeder thread dropped the item (put() did not raise)"),
-        _text("site", _SITE + " the object was sent from"),
+        _text("site", _site("the object was sent from")),
         _text("path", "the path to the object that cannot be pickled"),
         _text("culprit", "its type, module.qualname"),
         _text("why", "why it cannot be pickled"),
@@ -171,14 +173,14 @@ KINDS = {k.name: k for k in (
         "when multiprocessing's pickler fails: seen in the feeder thread, traceback.print_exc, "
         "the excepthooks, or a Pool worker's MaybeEncodingError"),
     Kind(PUT_SITE, (
-        _text("site", _SITE + " of the put()", null=False),
+        _text("site", _site("of the put()"), null=False),
         _int("pipe", "inode of the queue's pipe", 0, INODE_MAX, null=True),
     ), "hooks/boot.py: _SiteDeque.append",
         "the first time a queue gets an item put from a given line (first 64 puts only)"),
     Kind(POOL_CALL, (
         _text("op", "the Pool method called (map, apply_async, imap...)", size=64),
         _int("job", "the job number the pool gave the call", 0, COUNT_MAX, null=True),
-        _text("site", _SITE + " of the call"),
+        _text("site", _site("of the call")),
     ), "hooks/boot.py: the ApplyResult and IMapIterator constructors",
         "for every map/apply/imap call on a Pool"),
     Kind(POOL_WORKER_EXIT, (
@@ -187,7 +189,7 @@ KINDS = {k.name: k for k in (
         Field("pending", RECORDS, "the results the pool still waited for then", size=MAX_ITEMS,
               fields=(
                   _int("job", "the job number", 0, COUNT_MAX, null=True),
-                  _text("site", _SITE + " of the call"),
+                  _text("site", _site("of the call")),
                   _int("left", "tasks (chunks) still missing", -COUNT_MAX, COUNT_MAX, null=True),
                   _int("chunksize", "tasks per chunk", 0, COUNT_MAX, null=True),
                   _int("length", "items in the call", 0, COUNT_MAX, null=True),
@@ -195,7 +197,7 @@ KINDS = {k.name: k for k in (
     ), "hooks/boot.py: the Pool._join_exited_workers wrapper",
         "when the pool's worker handler finds a worker that exited with a non-zero code"),
     Kind(MAIN_GUARD, (
-        _text("site", _SITE + " of the process-starting code that ran at import"),
+        _text("site", _site("of the process-starting code that ran at import")),
         _text("main", "the main module's file"),
     ), "hooks/boot.py: _examine_main_guard()",
         "when a spawned child dies re-running the main module's process-starting code"),
@@ -350,6 +352,13 @@ def decode(datagram: bytes) -> object:
         raise ProtocolError("not JSON: %s" % _short(str(exc))) from None
 
 
+def _bound(n: int) -> str:
+    for limit, text in ((COUNT_MAX, "2^63-1"), (INODE_MAX, "2^64-1")):
+        if abs(n) == limit:
+            return ("-" if n < 0 else "") + text
+    return str(n)
+
+
 def describe(field: Field) -> str:
     """A field's type and limits in words (the tables of docs/events.md)."""
     t = field.type
@@ -357,7 +366,7 @@ def describe(field: Field) -> str:
         out = ("one of " + ", ".join(field.choices) if field.choices else
                "text, at most %d characters" % field.size)
     elif t == INT:
-        out = "integer, %d to %d" % (field.low, field.high)
+        out = "integer, %s to %s" % (_bound(field.low), _bound(field.high))
     elif t == NUMBER:
         out = "number, %g to %g" % (field.low, field.high)
     elif t == BOOL:
