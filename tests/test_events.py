@@ -103,7 +103,7 @@ def test_a_sender_outside_the_tree_is_counted_never_kept(verdict, reason, words)
 
 
 def test_the_zoo_is_counted_as_invalid_and_the_reader_lives_on(receiver):
-    from test_protocol import ZOO
+    from zoo import ZOO
 
     s = sender(receiver.addr)
     for name, data in ZOO.items():

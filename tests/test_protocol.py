@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import eventgen
+from zoo import ZOO
 from conftest import FIXTURES, ROOT
 from mpdoctor.hooks import channel, protocol
 from mpdoctor.hooks.protocol import ProtocolError
@@ -38,56 +39,6 @@ def test_absent_optional_fields_read_as_none_and_numbers_as_floats():
     assert data == {"remaining": 0.0, "interval": 1.0, "mono": 5.0, "fork": None,
                     "start": None}
     assert all(type(data[k]) is float for k in ("remaining", "interval", "mono"))
-
-
-# the datagrams that crashed or hung the watchdog before the protocol, and their neighbours
-ZOO = {
-    "infinity": b'{"ev": "hello", "pid": Infinity, "t": 1}',
-    "nan": b'{"ev": "hello", "t": NaN, "remaining": 0, "interval": 0, "mono": 0}',
-    "deep nesting": b"[" * 60000,
-    "dropped_before not a number": datagram({"ev": "put-site", "t": 1, "site": "a:1",
-                                             "pipe": None, "dropped_before": "x"}),
-    "list for a string": datagram({"ev": "main-guard", "t": 1, "site": ["a"], "main": None}),
-    "dict for a string": datagram({"ev": "thread-exception", "t": 1, "thread": {},
-                                   "error": "E"}),
-    "string for a list": datagram({"ev": "pool-worker-exit", "t": 1, "worker": 5,
-                                   "exitcode": 1, "pending": "x"}),
-    "string for a record": datagram({"ev": "pool-worker-exit", "t": 1, "worker": 5,
-                                     "exitcode": 1, "pending": ["x"]}),
-    "too many records": datagram({"ev": "pool-worker-exit", "t": 1, "worker": 5,
-                                  "exitcode": 1, "pending": [{"job": 1, "site": None,
-                                                              "left": 1, "chunksize": 1,
-                                                              "length": 1}] * 21}),
-    "bool for an int": datagram({"ev": "put-site", "t": 1, "site": "a:1", "pipe": True}),
-    "float for an int": datagram({"ev": "put-site", "t": 1, "site": "a:1", "pipe": 1.0}),
-    "negative pid": datagram({"ev": "pool-worker-exit", "t": 1, "worker": -1, "exitcode": 1,
-                              "pending": []}),
-    "huge float": b'{"ev": "hello", "t": 1e400, "remaining": 0, "interval": 0, "mono": 0}',
-    "huge integer": b'{"ev": "put-site", "t": 1, "site": "a:1", "pipe": 1' + b"0" * 5000
-                    + b"}",
-    "text too long": datagram({"ev": "main-guard", "t": 1, "site": "x" * 4097,
-                               "main": None}),
-    "lone surrogate": b'{"ev": "main-guard", "t": 1, "site": "\\ud800", "main": null}',
-    "not UTF-8": b'{"ev": "main-guard", "t": 1, "site": "\xff", "main": null}',
-    "unknown kind": datagram({"ev": "finding", "t": 1}),
-    "kind not a string": datagram({"ev": ["hello"], "t": 1}),
-    "no kind": datagram({"t": 1}),
-    "no time": datagram({"ev": "main-guard", "site": None, "main": None}),
-    "unknown field": datagram({"ev": "main-guard", "t": 1, "site": None, "main": None,
-                               "slug": "x"}),
-    "missing field": datagram({"ev": "thread-exception", "t": 1, "thread": "T"}),
-    "null where not allowed": datagram({"ev": "thread-exception", "t": 1, "thread": "T",
-                                        "error": None}),
-    "not a choice": datagram({"ev": "timer", "t": 1, "which": "wall", "remaining": 0,
-                              "interval": 0, "mono": 0}),
-    "not an object": b"[1, 2, 3]",
-    "a bare string": b'"hello"',
-    "null": b"null",
-    "empty": b"",
-    "garbage": b"\x00\x01\x02 not json",
-    "trailing data": b'{"ev": "main-guard", "t": 1, "site": null, "main": null} {}',
-    "oversized": b" " * (protocol.MAX_DATAGRAM + 1),
-}
 
 
 @pytest.mark.parametrize("name", sorted(ZOO))
