@@ -367,3 +367,35 @@ def test_json_report_has_the_counts():
                            "kept_bytes": 100}
     assert json.loads(json.dumps(d))["events"]["rejected"]["foreign"] == 2
     assert to_dict(Report(verdict="ok", exit_code=0))["events"] is None
+
+
+ORPHAN = r"""
+import ctypes, json, os
+from mpdoctor.run.members import Membership
+assert ctypes.CDLL(None).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+r, w = os.pipe()
+ready_r, ready_w = os.pipe()
+child = os.fork()
+if child == 0:
+    if os.fork() == 0:
+        os.write(ready_w, b"x")
+        os.read(r, 1)  # until told to go
+        os._exit(0)
+    os._exit(0)
+os.waitpid(child, 0)  # the grandchild is an orphan now: re-parented to this process
+assert os.read(ready_r, 1) == b"x"
+grandchild = [int(p) for p in open("/proc/%d/task/%d/children" % (os.getpid(), os.getpid()))
+              .read().split()]
+members = Membership(os.getpid(), include_anchor=False)  # never saw it before
+print(json.dumps([grandchild, [members(p) for p in grandchild], members(os.getppid())]),
+      flush=True)
+os.write(w, b"x")
+"""
+
+
+def test_an_orphan_re_parented_to_the_subreaper_is_a_member_at_first_sight():
+    out = subprocess.run([sys.executable, "-c", ORPHAN], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    pids, verdicts, parent = json.loads(out.stdout)
+    assert len(pids) == 1 and verdicts == [True] and parent is False

@@ -282,9 +282,8 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     except FileNotFoundError as err:
         raise TargetError(f"cannot start {command[0]!r}: {err.strerror}.",
                           "Check --python.") from err
-    from mpdoctor.report import Report
-
     from mpdoctor.hooks import protocol
+    from mpdoctor.report import Report
 
     diagnosis = outcome.diagnosis
     if diagnosis is None and any(e.kind in (protocol.PICKLE_ERROR, protocol.MAIN_GUARD)

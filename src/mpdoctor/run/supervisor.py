@@ -333,6 +333,7 @@ class Supervisor:
             proc = self._spawn()
         except BaseException:
             self._restore_signals()
+            self._close_receiver()
             raise
         self.root_pid = proc.pid
         log(f"new process: {os.getpid()} -> {proc.pid} {' '.join(self.argv)}")
@@ -340,6 +341,7 @@ class Supervisor:
             outcome = self._watch(proc, outside, t0)  # type: ignore[arg-type]
         except BaseException:
             self.stop_tree()  # whatever went wrong in mpdoctor, the script's tree goes too
+            self._close_receiver()
             raise
         finally:
             log("verdict reached; restoring the terminal and signals")
@@ -362,6 +364,14 @@ class Supervisor:
                 outcome.notes.append(ignored)
         proc.returncode = outcome.status if outcome.status is not None else -9
         return outcome
+
+    def _close_receiver(self) -> None:
+        """On the way out after a failure: the event socket and its directory go too."""
+        if self.receiver is not None:
+            try:
+                self.receiver.close()
+            except Exception as exc:  # noqa: BLE001 - the failure being raised matters more
+                log(f"closing the event receiver: {exc!r}")
 
     def _watchdog(self, outside: Set[int]) -> "Watchdog":
         """The watch machinery, loaded at the first poll: a script that ends within the first
