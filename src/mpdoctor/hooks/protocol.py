@@ -14,13 +14,12 @@ its pid is, never used: the watchdog takes the pid the kernel vouches for; ``t``
 one) and the kind's own fields.
 
 Standard library only, Python >= 3.8, and cheap to import (the hooks import it at every
-interpreter start): plain tables, no ``json``, ``typing`` or ``dataclasses`` at run time.
+interpreter start): no ``json``, ``typing`` or ``dataclasses`` at run time, and the tables of
+fields are built only when first used (by the watchdog).
 """
 
-from __future__ import annotations
-
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # (typing costs milliseconds to import; the annotations are strings anyway)
+if TYPE_CHECKING:  # (typing costs milliseconds to import: annotations that need it are strings)
     from typing import Any, Dict, List, Optional, Tuple
 
 #: the largest datagram the watchdog reads whole (a larger one is "oversized")
@@ -67,13 +66,13 @@ class Field:
 
     __slots__ = ("name", "type", "doc", "required", "null", "low", "high", "size", "choices",
                  "fields", "by_name")
-    low: Any
-    high: Any
+    low: "Any"
+    high: "Any"
 
     def __init__(self, name: str, type: str, doc: str, required: bool = True,
-                 null: bool = False, low: Any = None, high: Any = None,
-                 size: int = 0, choices: Optional[Tuple[str, ...]] = None,
-                 fields: Tuple[Field, ...] = ()) -> None:
+                 null: bool = False, low: "Any" = None, high: "Any" = None,
+                 size: int = 0, choices: "Optional[Tuple[str, ...]]" = None,
+                 fields: "Tuple[Field, ...]" = ()) -> None:
         self.name = name
         self.type = type
         self.doc = doc
@@ -95,7 +94,7 @@ class Kind:
 
     __slots__ = ("name", "fields", "sender", "when", "by_name")
 
-    def __init__(self, name: str, fields: Tuple[Field, ...], sender: str, when: str) -> None:
+    def __init__(self, name: str, fields: "Tuple[Field, ...]", sender: str, when: str) -> None:
         self.name = name
         self.fields = fields
         self.sender = sender
@@ -107,108 +106,132 @@ class Kind:
 
 
 def _text(name: str, doc: str, null: bool = True, size: int = MAX_TEXT, required: bool = True,
-          choices: Optional[Tuple[str, ...]] = None) -> Field:
+          choices: "Optional[Tuple[str, ...]]" = None) -> "Field":
     return Field(name, TEXT, doc, required=required, null=null, size=size, choices=choices)
 
 
 def _int(name: str, doc: str, low: int, high: int, null: bool = False,
-         required: bool = True) -> Field:
+         required: bool = True) -> "Field":
     return Field(name, INT, doc, required=required, null=null, low=low, high=high)
 
 
-def _number(name: str, doc: str, low: float = 0.0, high: float = SECONDS_MAX) -> Field:
+def _number(name: str, doc: str, low: float = 0.0, high: float = SECONDS_MAX) -> "Field":
     return Field(name, NUMBER, doc, low=low, high=high)
 
 
-def _bool(name: str, doc: str, required: bool = True) -> Field:
+def _bool(name: str, doc: str, required: bool = True) -> "Field":
     return Field(name, BOOL, doc, required=required)
 
-
-ENVELOPE = (
-    _text("ev", "the kind", null=False, size=32),
-    _int("pid", "the sender's own idea of its pid; ignored (the kernel's is used)", 1, PID_MAX,
-         required=False),
-    _number("t", "the sender's time.time() when it sent the event", 0.0, EPOCH_MAX),
-    _int("dropped_before", "events this process could not send since the last one that got "
-         "through", 0, COUNT_MAX, required=False),
-)
 
 def _site(what: str) -> str:
     return "the user's line (file:line) " + what
 
 
-KINDS = {k.name: k for k in (
-    Kind(HELLO, (
-        _number("remaining", "seconds until the ITIMER_REAL timer fires (0: not armed)"),
-        _number("interval", "its interval in seconds (0: fires once)"),
-        _number("mono", "the sender's time.monotonic() when it read the timer"),
-        _bool("fork", "sent in a child right after fork (the kernel cleared the timers)",
-              required=False),
-        _int("start", "the process's start time in clock ticks (tells a reused pid apart)",
-             0, COUNT_MAX, null=True, required=False),
-    ), "hooks/timers.py: hello()",
-        "once when the hooks start in a process, and in a forked child right after fork"),
-    Kind(TIMER, (
-        _text("which", "the timer", null=False, size=8, choices=("real", "virtual", "prof")),
-        _number("remaining", "seconds until it fires after the call (0: disarmed)"),
-        _number("interval", "its interval in seconds"),
-        _number("mono", "the sender's time.monotonic() right after the call"),
-        _text("site", _site("of the call"), required=False),
-    ), "hooks/timers.py: the signal.alarm and signal.setitimer wrappers",
-        "after every call that arms or disarms a timer; only the latest per process and "
-        "timer is kept"),
-    Kind(PICKLE_ERROR, (
-        _text("op", "the operation that pickled (Queue.put, Pool.map task, Process start...)",
-              null=False, size=64),
-        _bool("dropped", "a queue's feeder thread dropped the item (put() did not raise)"),
-        _text("site", _site("the object was sent from")),
-        _text("path", "the path to the object that cannot be pickled"),
-        _text("culprit", "its type, module.qualname"),
-        _text("why", "why it cannot be pickled"),
-        _text("error", "the exception, 'Type: message'", null=False),
-        _text("thread", "the thread that pickled", required=False),
-        _int("pipe", "inode of the queue's pipe (for dropped items)", 0, INODE_MAX, null=True,
-             required=False),
-    ), "hooks/boot.py: _send_pickle_error()",
-        "when multiprocessing's pickler fails: seen in the feeder thread, traceback.print_exc, "
-        "the excepthooks, or a Pool worker's MaybeEncodingError"),
-    Kind(PUT_SITE, (
-        _text("site", _site("of the put()"), null=False),
-        _int("pipe", "inode of the queue's pipe", 0, INODE_MAX, null=True),
-    ), "hooks/boot.py: _SiteDeque.append",
-        "the first time a queue gets an item put from a given line (first 64 puts only)"),
-    Kind(POOL_CALL, (
-        _text("op", "the Pool method called (map, apply_async, imap...)", size=64),
-        _int("job", "the job number the pool gave the call", 0, COUNT_MAX, null=True),
-        _text("site", _site("of the call")),
-    ), "hooks/boot.py: the ApplyResult and IMapIterator constructors",
-        "for every map/apply/imap call on a Pool"),
-    Kind(POOL_WORKER_EXIT, (
-        _int("worker", "pid of the worker that exited", 1, PID_MAX),
-        _int("exitcode", "its exit code (-N: killed by signal N)", -255, 255),
-        Field("pending", RECORDS, "the results the pool still waited for then", size=MAX_ITEMS,
-              fields=(
-                  _int("job", "the job number", 0, COUNT_MAX, null=True),
-                  _text("site", _site("of the call")),
-                  _int("left", "tasks (chunks) still missing", -COUNT_MAX, COUNT_MAX, null=True),
-                  _int("chunksize", "tasks per chunk", 0, COUNT_MAX, null=True),
-                  _int("length", "items in the call", 0, COUNT_MAX, null=True),
-              )),
-    ), "hooks/boot.py: the Pool._join_exited_workers wrapper",
-        "when the pool's worker handler finds a worker that exited with a non-zero code"),
-    Kind(MAIN_GUARD, (
-        _text("site", _site("of the process-starting code that ran at import")),
-        _text("main", "the main module's file"),
-    ), "hooks/boot.py: _examine_main_guard()",
-        "when a spawned child dies re-running the main module's process-starting code"),
-    Kind(THREAD_EXCEPTION, (
-        _text("thread", "the thread's name"),
-        _text("error", "the exception, 'Type: message'", null=False),
-    ), "hooks/boot.py: the threading excepthook wrapper",
-        "when a thread dies of an exception (a Pool's result handler, say)"),
-)}
+#: the envelope's fields, and every kind by name (built at the first use: the hooks, which
+#: only send, never pay for the tables)
+ENVELOPE: "Tuple[Field, ...]"
+KINDS: "Dict[str, Kind]"
 
-_ENVELOPE = {f.name: f for f in ENVELOPE}
+
+def _declare() -> None:
+    global ENVELOPE, KINDS, _ENVELOPE
+    ENVELOPE = (
+        _text("ev", "the kind", null=False, size=32),
+        _int("pid", "the sender's own idea of its pid; ignored (the kernel's is used)", 1, PID_MAX,
+             required=False),
+        _number("t", "the sender's time.time() when it sent the event", 0.0, EPOCH_MAX),
+        _int("dropped_before", "events this process could not send since the last one that got "
+             "through", 0, COUNT_MAX, required=False),
+    )
+
+    KINDS = {k.name: k for k in (
+        Kind(HELLO, (
+            _number("remaining", "seconds until the ITIMER_REAL timer fires (0: not armed)"),
+            _number("interval", "its interval in seconds (0: fires once)"),
+            _number("mono", "the sender's time.monotonic() when it read the timer"),
+            _bool("fork", "sent in a child right after fork (the kernel cleared the timers)",
+                  required=False),
+            _int("start", "the process's start time in clock ticks (tells a reused pid apart)",
+                 0, COUNT_MAX, null=True, required=False),
+        ), "hooks/timers.py: hello()",
+            "once when the hooks start in a process, and in a forked child right after fork"),
+        Kind(TIMER, (
+            _text("which", "the timer", null=False, size=8, choices=("real", "virtual", "prof")),
+            _number("remaining", "seconds until it fires after the call (0: disarmed)"),
+            _number("interval", "its interval in seconds"),
+            _number("mono", "the sender's time.monotonic() right after the call"),
+            _text("site", _site("of the call"), required=False),
+        ), "hooks/timers.py: the signal.alarm and signal.setitimer wrappers",
+            "after every call that arms or disarms a timer; only the latest per process and "
+            "timer is kept"),
+        Kind(PICKLE_ERROR, (
+            _text("op", "the operation that pickled (Queue.put, Pool.map task, Process start...)",
+                  null=False, size=64),
+            _bool("dropped", "a queue's feeder thread dropped the item (put() did not raise)"),
+            _text("site", _site("the object was sent from")),
+            _text("path", "the path to the object that cannot be pickled"),
+            _text("culprit", "its type, module.qualname"),
+            _text("why", "why it cannot be pickled"),
+            _text("error", "the exception, 'Type: message'", null=False),
+            _text("thread", "the thread that pickled", required=False),
+            _int("pipe", "inode of the queue's pipe (for dropped items)", 0, INODE_MAX, null=True,
+                 required=False),
+        ), "hooks/boot.py: _send_pickle_error()",
+            "when multiprocessing's pickler fails: seen in the feeder thread, traceback.print_exc, "
+            "the excepthooks, or a Pool worker's MaybeEncodingError"),
+        Kind(PUT_SITE, (
+            _text("site", _site("of the put()"), null=False),
+            _int("pipe", "inode of the queue's pipe", 0, INODE_MAX, null=True),
+        ), "hooks/boot.py: _SiteDeque.append",
+            "the first time a queue gets an item put from a given line (first 64 puts only)"),
+        Kind(POOL_CALL, (
+            _text("op", "the Pool method called (map, apply_async, imap...)", size=64),
+            _int("job", "the job number the pool gave the call", 0, COUNT_MAX, null=True),
+            _text("site", _site("of the call")),
+        ), "hooks/boot.py: the ApplyResult and IMapIterator constructors",
+            "for every map/apply/imap call on a Pool"),
+        Kind(POOL_WORKER_EXIT, (
+            _int("worker", "pid of the worker that exited", 1, PID_MAX),
+            _int("exitcode", "its exit code (-N: killed by signal N)", -255, 255),
+            Field("pending", RECORDS, "the results the pool still waited for then", size=MAX_ITEMS,
+                  fields=(
+                      _int("job", "the job number", 0, COUNT_MAX, null=True),
+                      _text("site", _site("of the call")),
+                      _int("left", "tasks (chunks) still missing", -COUNT_MAX, COUNT_MAX,
+                           null=True),
+                      _int("chunksize", "tasks per chunk", 0, COUNT_MAX, null=True),
+                      _int("length", "items in the call", 0, COUNT_MAX, null=True),
+                  )),
+        ), "hooks/boot.py: the Pool._join_exited_workers wrapper",
+            "when the pool's worker handler finds a worker that exited with a non-zero code"),
+        Kind(MAIN_GUARD, (
+            _text("site", _site("of the process-starting code that ran at import")),
+            _text("main", "the main module's file"),
+        ), "hooks/boot.py: _examine_main_guard()",
+            "when a spawned child dies re-running the main module's process-starting code"),
+        Kind(THREAD_EXCEPTION, (
+            _text("thread", "the thread's name"),
+            _text("error", "the exception, 'Type: message'", null=False),
+        ), "hooks/boot.py: the threading excepthook wrapper",
+            "when a thread dies of an exception (a Pool's result handler, say)"),
+    )}
+    _ENVELOPE = {f.name: f for f in ENVELOPE}
+
+
+_ENVELOPE: "Dict[str, Field]" = {}
+
+
+def __getattr__(name: str) -> "Any":
+    if name in ("ENVELOPE", "KINDS"):
+        _declare()
+        return globals()[name]
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
+
+def _tables() -> "Tuple[Tuple[Field, ...], Dict[str, Kind]]":
+    if not _ENVELOPE:
+        _declare()
+    return ENVELOPE, KINDS
 
 
 # -- the watchdog's side -----------------------------------------------------------------------
@@ -222,7 +245,7 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _check(field: Field, value: object) -> Any:
+def _check(field: "Field", value: object) -> "Any":
     """``value`` as the field declares it, or ProtocolError."""
     if value is None:
         if field.null or not field.required:  # (an optional field may be sent as null)
@@ -268,8 +291,8 @@ def _check(field: Field, value: object) -> Any:
     raise ProtocolError("%s: unknown field type %r" % (field.name, t))  # (a bug of this table)
 
 
-def _fields(fields: Tuple[Field, ...], by_name: Dict[str, Field], obj: object, where: str,
-            skip: Dict[str, Field] = {}) -> Dict[str, Any]:  # noqa: B006 - never mutated
+def _fields(fields: "Tuple[Field, ...]", by_name: "Dict[str, Field]", obj: object, where: str,
+            skip: "Dict[str, Field]" = {}) -> "Dict[str, Any]":  # noqa: B006 - never mutated
     """The declared fields of ``obj`` (every one present; absent optional ones as None), and
     no others (except the names in ``skip``)."""
     if type(obj) is not dict:
@@ -288,11 +311,11 @@ def _fields(fields: Tuple[Field, ...], by_name: Dict[str, Field], obj: object, w
     return out
 
 
-def envelope(raw: object) -> Tuple[float, int]:
+def envelope(raw: object) -> "Tuple[float, int]":
     """``(t, dropped_before)`` of a decoded datagram, checked."""
     if type(raw) is not dict:
         raise ProtocolError("not an object: %s" % _short(raw))
-    for f in ENVELOPE:
+    for f in _tables()[0]:
         if f.name in raw:
             _check(f, raw[f.name])
         elif f.required:
@@ -300,29 +323,29 @@ def envelope(raw: object) -> Tuple[float, int]:
     return float(raw["t"]), raw.get("dropped_before") or 0
 
 
-def validate(raw: object) -> Tuple[str, Dict[str, Any]]:
+def validate(raw: object) -> "Tuple[str, Dict[str, Any]]":
     """``(kind, data)`` of a decoded datagram: ``data`` holds every field the kind declares
     (absent optional ones as None), each of the declared type and within its limits, and
     nothing else.  Anything else raises :class:`ProtocolError`, never another exception."""
     envelope(raw)
     assert type(raw) is dict  # (envelope() checked it)
     kind = raw["ev"]
-    spec = KINDS.get(kind)
+    spec = _tables()[1].get(kind)
     if spec is None:
         raise ProtocolError("unknown kind: %s" % _short(kind))
     return kind, _fields(spec.fields, spec.by_name, raw, kind, _ENVELOPE)
 
 
-def check(kind: object, data: object) -> Dict[str, Any]:
+def check(kind: object, data: object) -> "Dict[str, Any]":
     """The fields of an event of ``kind`` (read from a saved snapshot, say), checked as
     :func:`validate` checks a datagram's."""
-    spec = KINDS.get(kind) if type(kind) is str else None  # type: ignore[arg-type]
+    spec = _tables()[1].get(kind) if type(kind) is str else None  # type: ignore[arg-type]
     if spec is None:
         raise ProtocolError("unknown kind: %s" % _short(kind))
     return _fields(spec.fields, spec.by_name, data, spec.name)
 
 
-def _no_constant(name: str) -> Any:
+def _no_constant(name: str) -> "Any":
     raise ProtocolError("not a JSON number: %s" % name)
 
 
@@ -333,7 +356,7 @@ def _int_literal(text: str) -> int:
     return int(text)
 
 
-_decoder: List[Any] = []
+_decoder: "List[Any]" = []
 
 
 def decode(datagram: bytes) -> object:
@@ -359,7 +382,7 @@ def _bound(n: int) -> str:
     return str(n)
 
 
-def describe(field: Field) -> str:
+def describe(field: "Field") -> str:
     """A field's type and limits in words (the tables of docs/events.md)."""
     t = field.type
     if t == TEXT:
