@@ -260,6 +260,18 @@ class Libraries:
 
 
 @dataclass(frozen=True)
+class EventCounts:
+    """What the watchdog did with the datagrams sent to its event socket (docs/json.md)."""
+
+    received: int = 0  # datagrams read
+    accepted: int = 0  # taken in as events (a timer's latest report replaces the one before)
+    #: datagrams not kept, by reason: foreign, gone, invalid, oversized, over_budget
+    rejected: Dict[str, int] = field(default_factory=dict)
+    lost: int = 0  # events the hooks could not send (their count rides on a later event)
+    kept_bytes: int = 0  # what the kept events are charged against the memory budget
+
+
+@dataclass(frozen=True)
 class Snapshot:
     root_pid: int
     processes: Tuple[Process, ...]

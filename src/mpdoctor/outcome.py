@@ -9,7 +9,7 @@ import enum
 from typing import TYPE_CHECKING, List, Optional
 
 if TYPE_CHECKING:
-    from mpdoctor.model import Diagnosis, Event, Snapshot
+    from mpdoctor.model import Diagnosis, Event, EventCounts, Snapshot
 
 
 class Verdict(str, enum.Enum):
@@ -37,7 +37,8 @@ class Outcome:
                  diagnosis: Optional["Diagnosis"] = None, snapshot: Optional["Snapshot"] = None,
                  started_at: float = 0.0, duration: float = 0.0, proof_seconds: float = 0.0,
                  notes: Optional[List[str]] = None, stopped: int = 0,
-                 events: Optional[List["Event"]] = None) -> None:
+                 events: Optional[List["Event"]] = None,
+                 event_counts: Optional["EventCounts"] = None) -> None:
         self.verdict = verdict
         self.status = status  # the script's exit code; -N if killed by signal N
         self.diagnosis = diagnosis
@@ -50,6 +51,8 @@ class Outcome:
         self.stopped = stopped  # processes of the tree mpdoctor had to stop
         #: what the in-process hooks reported
         self.events: List["Event"] = events if events is not None else []
+        #: what the event receiver did with what it was sent (None without hooks)
+        self.event_counts = event_counts
 
     def __repr__(self) -> str:
         return (f"Outcome({self.verdict.value}, status={self.status}, "

@@ -21,6 +21,7 @@ from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import count, describe, fill, who
 from mpdoctor.diagnose.waitfor import Graph, pipe_of
+from mpdoctor.hooks import protocol
 from mpdoctor.model import Finding, Pipe, Process, Role, Severity, Thread, WaitKind
 
 SLUG = slug("join-before-drain",
@@ -153,10 +154,10 @@ def _finding(g: Graph, joiner: Process, jt: Thread, awaited: Set[int], pipe: Pip
            if other_readers else "")
         + "; none of them can ever read it")
     put_sites = sorted({str(e.data.get("site")) for e in s.events
-                        if e.kind == "put-site" and e.data.get("pipe") == pipe.inode})
+                        if e.kind == protocol.PUT_SITE and e.data.get("pipe") == pipe.inode})
     if put_sites:
         putters = sorted({e.pid for e in s.events
-                          if e.kind == "put-site" and e.data.get("pipe") == pipe.inode})
+                          if e.kind == protocol.PUT_SITE and e.data.get("pipe") == pipe.inode})
         evidence.append(f"the items in this queue were put at {', '.join(put_sites[:5])} "
                         f"(by processes {_pids(putters)})")
     if not site:

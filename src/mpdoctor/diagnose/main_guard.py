@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Iterable, List
 
 from mpdoctor.diagnose.registry import Phase, rule, slug
+from mpdoctor.hooks import protocol
 from mpdoctor.model import Event, Finding, Severity
 
 SLUG = slug("missing-main-guard",
@@ -22,7 +23,7 @@ SLUG = slug("missing-main-guard",
 
 @rule(Phase.EVENTS, 20, (SLUG,))
 def from_events(events: Iterable[Event], linked: Iterable[Event] = ()) -> List[Finding]:
-    hits = [e for e in events if e.kind == "main-guard"]
+    hits = [e for e in events if e.kind == protocol.MAIN_GUARD]
     if not hits:
         return []
     first = hits[0]

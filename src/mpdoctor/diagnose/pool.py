@@ -19,6 +19,7 @@ from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import describe, who
 from mpdoctor.diagnose.waitfor import Graph
+from mpdoctor.hooks import protocol
 from mpdoctor.model import Event, Finding, Process, Severity, Thread
 
 WORKER_DIED = slug("pool-worker-died", "a `Pool` worker died holding a task; `map()` waits forever",
@@ -143,7 +144,7 @@ def _handler_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
                 "and worker handlers are still there: it died on an exception (printed above as "
                 "'Exception in thread ... (_handle_results)'), so no result is delivered any more"]
     for e in s.events:
-        if (e.kind == "thread-exception" and e.pid == proc.pid
+        if (e.kind == protocol.THREAD_EXCEPTION and e.pid == proc.pid
                 and "_handle_results" in str(e.data.get("thread"))):
             evidence.append(f"the exception that killed it: {e.data.get('error')}")
     summary = (f"{who(s, proc.pid)} waits in {_call(thread)} for results the pool can no longer "
@@ -169,10 +170,10 @@ def _worker_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
         return None  # tasks are still being handed out
     site = stacks.user_frame(thread)
     replaced = [w.pid for w in workers if _replacement(w)]
-    deaths = [e for e in s.events if e.kind == "pool-worker-exit" and e.pid == proc.pid]
+    deaths = [e for e in s.events if e.kind == protocol.POOL_WORKER_EXIT and e.pid == proc.pid]
     # workers that died because they could not even unpickle their task (what they say on
     # stderr: "Can't get attribute 'square' on <module '__mp_main__'>")
-    unpickled = [e for e in s.events if e.kind == "unpickle-error"
+    unpickled = [e for e in s.events if e.kind == protocol.UNPICKLE_ERROR
                  and e.data.get("op") == "Pool task"]
     evidence = [describe(s, proc, thread),
                 f"all {len(workers)} workers of the pool are idle, waiting for a task "

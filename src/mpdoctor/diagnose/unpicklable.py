@@ -18,6 +18,7 @@ from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import describe, who
 from mpdoctor.diagnose.waitfor import Graph, pipe_of
+from mpdoctor.hooks import protocol
 from mpdoctor.model import Event, Finding, Severity, WaitKind
 
 UNPICKLABLE = slug("unpicklable-payload",
@@ -108,7 +109,7 @@ def from_events(events: Iterable[Event], linked: Iterable[Event] = ()) -> List[F
     """Findings for every pickling error the hooks saw, except the drops already reported
     together with the get() they left waiting."""
     skip = {id(e) for e in linked}
-    errors = [e for e in events if e.kind == "pickle-error" and id(e) not in skip]
+    errors = [e for e in events if e.kind == protocol.PICKLE_ERROR and id(e) not in skip]
     out = []
     for e, n in _grouped(x for x in errors if not x.data.get("dropped")):
         out.append(_finding(e, n, UNPICKLABLE, Severity.ERROR,
@@ -128,7 +129,7 @@ def from_events(events: Iterable[Event], linked: Iterable[Event] = ()) -> List[F
 def check(g: Graph) -> List[Finding]:
     """A stuck get() whose item was dropped by a feeder: one finding for both."""
     s = g.snapshot
-    drops = [e for e in s.events if e.kind == "pickle-error" and e.data.get("dropped")]
+    drops = [e for e in s.events if e.kind == protocol.PICKLE_ERROR and e.data.get("dropped")]
     if not drops:
         return []
     findings = []

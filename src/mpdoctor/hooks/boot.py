@@ -1,6 +1,7 @@
 """Install mpdoctor's hooks in this process (once), from the ``MPDOCTOR_HOOKS`` configuration.
 
-What the hooks report (each as one event, see ``channel.py``):
+What the hooks report (each as one event, sent by ``channel.py``; the kinds and their fields are
+declared in ``protocol.py``):
 
 * ``pickle-error``: something multiprocessing had to send could not be pickled: the operation
   (Process start, Pool task or result, Queue.put, SimpleQueue.put, Connection.send, Manager
@@ -22,7 +23,7 @@ line (one Python-level call and one dict store); the feeder's ``popleft`` pops i
 import os
 import sys
 
-from mpdoctor.hooks import channel
+from mpdoctor.hooks import channel, protocol
 from mpdoctor.hooks.origin import is_library as _is_library
 
 ENV = "MPDOCTOR_HOOKS"
@@ -37,14 +38,27 @@ def _debug(msg):
 def encode(addr, debug=False):
     """The MPDOCTOR_HOOKS value: version, socket address (hex) and debug flag.  Plain text, so
     that reading it at every interpreter start needs no module (json, base64) at all."""
-    return "1;%s;%d" % (addr.encode("latin-1").hex(), 1 if debug else 0)
+    return "1;%s;%d" % (os.fsencode(addr).hex(), 1 if debug else 0)
+
+
+#: the longest unix socket address (sun_path is 108 bytes, with a terminating NUL for a path)
+_MAX_ADDR = 107
 
 
 def decode(value):
+    """The configuration in an MPDOCTOR_HOOKS value; ValueError for anything else (the hooks
+    then stay off).  The address is a socket path (absolute) or, as older versions of mpdoctor
+    wrote, a name in the abstract namespace (starting with a NUL byte)."""
     version, addr, debug = value.split(";")
-    if version != "1":
-        raise ValueError(value)
-    return {"v": 1, "addr": bytes.fromhex(addr).decode("latin-1"), "debug": debug == "1"}
+    if version != "1" or debug not in ("0", "1"):
+        raise ValueError("not an MPDOCTOR_HOOKS value")
+    raw = bytes.fromhex(addr)
+    abstract = raw[:1] == b"\0"
+    if not raw or len(raw) > _MAX_ADDR + abstract or (
+            not abstract and (raw[:1] != b"/" or b"\0" in raw)):
+        raise ValueError("not an event socket address")
+    return {"v": 1, "addr": raw.decode("latin-1") if abstract else os.fsdecode(raw),
+            "debug": debug == "1"}
 
 
 def start():
@@ -233,8 +247,8 @@ def _send_pickle_error(exc, obj, op, site, thread_name=None, dropped=False, pipe
     path = ctype = reason = None
     if found is not None:
         path, ctype, reason, _ = found
-    channel.send("pickle-error", op=op, dropped=dropped, site=site, path=path, culprit=ctype,
-                 why=reason, error="%s: %s" % (type(exc).__name__, exc),
+    channel.send(protocol.PICKLE_ERROR, op=op, dropped=dropped, site=site, path=path,
+                 culprit=ctype, why=reason, error="%s: %s" % (type(exc).__name__, exc),
                  thread=thread_name or _thread_name(), pipe=pipe)
 
 
@@ -333,7 +347,7 @@ def _patch_thread_excepthook(threading):
                 name = getattr(thread, "name", None)
                 if exc is not None:
                     _examine(exc, tb, name)
-                    channel.send("thread-exception", thread=name,
+                    channel.send(protocol.THREAD_EXCEPTION, thread=name,
                                  error="%s: %s" % (exc_type.__name__, exc))
             except Exception:
                 pass
@@ -389,7 +403,7 @@ def _examine_unpickling(exc, tb):
                 continue
             _reported.add(id(exc))
             main = sys.modules.get("__mp_main__") or sys.modules.get("__main__")
-            channel.send("unpickle-error", op=op, error="%s: %s" % (type(exc).__name__, exc),
+            channel.send(protocol.UNPICKLE_ERROR, op=op, error="%s: %s" % (type(exc).__name__, exc),
                          main=getattr(main, "__file__", None))
             return
 
@@ -401,7 +415,7 @@ def _examine_main_guard(exc, tb):
         tb = tb.tb_next
     if not frames or frames[-1].f_code.co_name != "_check_not_importing_main":
         return
-    channel.send("main-guard", site=_site(frames),
+    channel.send(protocol.MAIN_GUARD, site=_site(frames),
                  main=getattr(sys.modules.get("__mp_main__") or sys.modules.get("__main__"),
                               "__file__", None))
 
@@ -446,7 +460,7 @@ def _site_deque_class():
                 self.sites[id(obj)] = key
                 if key not in self.seen:
                     self.seen.add(key)
-                    channel.send("put-site", site=_where(key), pipe=self.pipe)
+                    channel.send(protocol.PUT_SITE, site=_where(key), pipe=self.pipe)
                 if len(self.sites) >= self.SAMPLE:
                     self.append = deque.append.__get__(self)  # enough: full speed from now on
             except Exception:
@@ -514,7 +528,8 @@ def _patch_pool(mpool):
                 site = _user_site(sys._getframe(1))
                 op = op_of(sys._getframe(1))
                 self._mpdoctor_site, self._mpdoctor_op = site, op
-                channel.send("pool-call", op=op, job=getattr(self, "_job", None), site=site)
+                channel.send(protocol.POOL_CALL, op=op, job=getattr(self, "_job", None),
+                             site=site)
             except Exception:
                 pass
 
@@ -545,7 +560,7 @@ def _patch_pool(mpool):
             for w in pool:
                 code = w.exitcode
                 if code is not None and code != 0:
-                    channel.send("pool-worker-exit", worker=w.pid, exitcode=code,
+                    channel.send(protocol.POOL_WORKER_EXIT, worker=w.pid, exitcode=code,
                                  pending=_pending(sys._getframe(1)))
         except Exception:
             pass
@@ -562,7 +577,7 @@ def _pending(frame):
         while frame is not None and "cache" not in frame.f_locals:
             frame = frame.f_back
         cache = frame.f_locals["cache"] if frame is not None else {}
-        for job, result in list(cache.items())[:20]:
+        for job, result in list(cache.items())[:protocol.MAX_ITEMS]:
             out.append({"job": job, "site": getattr(result, "_mpdoctor_site", None),
                         "left": getattr(result, "_number_left", None),
                         "chunksize": getattr(result, "_chunksize", None),

@@ -1,5 +1,9 @@
 """Events from the hooks to the watchdog: one JSON datagram each, on a unix datagram socket.
 
+What may be sent is declared in ``protocol.py``; the encoder here keeps each event within its
+limits cheaply (strings and lists cut to ``MAX_TEXT``/``MAX_ITEMS``, a datagram over
+``MAX_DATAGRAM`` bytes dropped and counted), and leaves the checking to the watchdog.
+
 A datagram is delivered whole or not at all, so a process that dies right after sending loses
 nothing it sent.  The kernel queues only a few datagrams per receiver (net.unix.max_dgram_qlen,
 often 10): when the watchdog is behind, a send waits at most ``WAIT`` seconds for room, then the
@@ -14,6 +18,8 @@ moment of a fork would otherwise stay held for ever in the child.
 import _thread
 import os
 import time
+
+from mpdoctor.hooks import protocol
 
 _lock = _thread.allocate_lock()
 WAIT = 0.05
@@ -63,10 +69,11 @@ _ESCAPES = {i: "\\u%04x" % i for i in range(32)}
 _ESCAPES.update({ord('"'): '\\"', ord("\\"): "\\\\"})
 
 
-def encode(value):
+def encode(value, _text=protocol.MAX_TEXT, _items=protocol.MAX_ITEMS):
     """JSON text of event data (str, int, float, bool, None, lists and dicts of them; anything
-    else as its repr).  Here rather than ``json``: its import costs more than a process's whole
-    start-up of the hooks."""
+    else as its repr), strings cut to ``MAX_TEXT`` characters and lists to ``MAX_ITEMS`` items.
+    Here rather than ``json``: its import costs more than a process's whole start-up of the
+    hooks."""
     if value is None:
         return "null"
     if value is True:
@@ -78,9 +85,11 @@ def encode(value):
     if isinstance(value, float):
         return repr(value) if value == value and value not in (1e999, -1e999) else "null"
     if isinstance(value, str):
+        if len(value) > _text:
+            value = value[:_text]
         return '"%s"' % value.translate(_ESCAPES)
     if isinstance(value, (list, tuple)):
-        return "[%s]" % ",".join(encode(v) for v in value)
+        return "[%s]" % ",".join(encode(v) for v in value[:_items])
     if isinstance(value, dict):
         return "{%s}" % ",".join("%s:%s" % (encode(str(k)), encode(v))
                                  for k, v in value.items())
@@ -102,6 +111,9 @@ def send(kind, **data):
         if _state["dropped"]:
             data["dropped_before"] = _state["dropped"]
         payload = encode(data).encode("utf-8", "replace")
+        if len(payload) > protocol.MAX_DATAGRAM:
+            _state["dropped"] += 1  # the watchdog would not read it whole
+            return
         s = _socket()
         try:
             s.send(payload)
@@ -110,7 +122,8 @@ def send(kind, **data):
             select.select([], [s], [], WAIT)  # the watchdog is behind: wait a little
             s.send(payload)
         _state["dropped"] = 0
-    except (ConnectionRefusedError, FileNotFoundError):
-        _state["dead"] = True  # the watchdog is gone: stop trying
+    except (ConnectionRefusedError, FileNotFoundError, PermissionError):
+        # the watchdog is gone, or out of reach (this process changed its user): stop trying
+        _state["dead"] = True
     except Exception:
         _state["dropped"] += 1

@@ -15,7 +15,7 @@ import _signal
 import sys
 import time
 
-from mpdoctor.hooks import channel
+from mpdoctor.hooks import channel, protocol
 
 _WHICH = {0: "real", 1: "virtual", 2: "prof"}
 
@@ -44,8 +44,8 @@ def hello(fork=False):
     """Announce this process: its hooks run, and its ITIMER_REAL state."""
     try:
         remaining, interval = _state()
-        channel.send("hello", remaining=remaining, interval=interval, mono=time.monotonic(),
-                     fork=fork, start=_start_time())
+        channel.send(protocol.HELLO, remaining=remaining, interval=interval,
+                     mono=time.monotonic(), fork=fork, start=_start_time())
     except Exception:
         pass
 
@@ -60,7 +60,7 @@ def _report(which):
             site = _user_site(sys._getframe(2))
         except Exception:
             pass
-        channel.send("timer", which=_WHICH.get(which, str(which)), remaining=remaining,
+        channel.send(protocol.TIMER, which=_WHICH.get(which, str(which)), remaining=remaining,
                      interval=interval, mono=time.monotonic(), site=site)
     except Exception:
         pass

@@ -391,7 +391,28 @@ def load_file(path: str) -> Snapshot:
                 f"{' or '.join(repr(k) for k in missing)}).",
                 "Pass a file written by `mpdoctor check --save-snapshot` (a --json report "
                 "is not a snapshot).")
-        return load(Snapshot, data)
+        return checked_events(load(Snapshot, data))
     except (OSError, ValueError, TypeError, KeyError) as err:
         raise SnapshotError(f"cannot read the snapshot {path!r}: {err}.",
                             "Pass a file written by `mpdoctor check --save-snapshot`.") from err
+
+
+def checked_events(snapshot: Snapshot) -> Snapshot:
+    """The snapshot with only the events that the event protocol allows (as the watchdog
+    checks each datagram): a saved file may have been edited, and the rules trust every
+    event's fields."""
+    from mpdoctor.hooks import protocol
+
+    kept = []
+    for e in snapshot.events:
+        try:
+            if type(e.pid) is not int or type(e.at) not in (int, float):
+                raise protocol.ProtocolError("bad pid or time")
+            kept.append(Event(e.kind, e.pid, float(e.at), protocol.check(e.kind, e.data)))
+        except protocol.ProtocolError:
+            continue
+    if len(kept) == len(snapshot.events):
+        return dataclasses.replace(snapshot, events=tuple(kept))
+    note = (f"{len(snapshot.events) - len(kept)} events of the hooks in this file do not follow "
+            "the event protocol (docs/events.md) and were left out")
+    return dataclasses.replace(snapshot, events=tuple(kept), notes=snapshot.notes + (note,))

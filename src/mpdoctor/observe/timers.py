@@ -18,6 +18,7 @@ from __future__ import annotations
 import signal
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from mpdoctor.hooks import protocol
 from mpdoctor.model import Event, Timer
 from mpdoctor.observe import procfs
 
@@ -41,16 +42,16 @@ def hook_facts(events: Iterable[Event],
     latest: Dict[int, Tuple[float, Event]] = {}
     hooked: Dict[int, bool] = {}
     for e in events:
-        if e.kind not in ("hello", "timer"):
+        if e.kind not in (protocol.HELLO, protocol.TIMER):
             continue
-        if e.kind == "hello":
+        if e.kind == protocol.HELLO:
             start = e.data.get("start")
             hooked[e.pid] = (starts is None or not isinstance(start, int)
                              or starts.get(e.pid) in (None, start))
         mono = _number(e.data.get("mono"))
         if mono is None:
             continue
-        if e.kind == "timer" and e.data.get("which") != "real":
+        if e.kind == protocol.TIMER and e.data.get("which") != "real":
             continue
         seen = latest.get(e.pid)
         if seen is None or mono >= seen[0]:

@@ -136,7 +136,11 @@ class Plugin(Interrupts, Failures, LeakCheck, DebuggerHooks, TimeoutBridge, Summ
             from mpdoctor.hooks import boot
             from mpdoctor.run.events import ENV
 
-            receiver = Receiver(debug=debug.on("hooks"))
+            from mpdoctor.run.members import Membership
+
+            # heard: this process (its hooks run here too) and every process below it
+            receiver = Receiver(Membership(os.getpid(), include_anchor=True),
+                                debug=debug.on("hooks"))
         except OSError:
             return  # no unix sockets here: watch without hooks
         env = receiver.env()

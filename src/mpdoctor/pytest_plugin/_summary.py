@@ -55,6 +55,11 @@ class Summary(State):
                       + _plural(c.leaks, "leaked process", "leaked processes") + " stopped")
         for line in c.annotations:
             tr.write_line(line)
+        if self.receiver is not None:
+            from mpdoctor.run.events import note
+            ignored = note(self.receiver.counts())
+            if ignored:
+                tr.write_line(f"note: {ignored}")
 
 
 def _plural(n: int, one: str, many: Optional[str] = None) -> str:

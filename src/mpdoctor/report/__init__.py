@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
 if TYPE_CHECKING:
-    from mpdoctor.model import Diagnosis, Outcome, Snapshot
+    from mpdoctor.model import Diagnosis, EventCounts, Outcome, Snapshot
 
 
 @dataclass
@@ -26,6 +26,8 @@ class Report:
     timeout: Optional[float] = None
     notes: List[str] = field(default_factory=list)
     stopped: int = 0
+    #: what the hooks' event receiver did with what it was sent (None: no hooks)
+    events: Optional["EventCounts"] = None
 
     @classmethod
     def of(cls, outcome: "Outcome", exit_code: int, command: Tuple[str, ...] = (),
@@ -38,7 +40,8 @@ class Report:
                    status=status, diagnosis=outcome.diagnosis,
                    snapshot=outcome.snapshot, duration=outcome.duration,
                    proof_seconds=outcome.proof_seconds, timeout=timeout,
-                   notes=list(outcome.notes), stopped=outcome.stopped)
+                   notes=list(outcome.notes), stopped=outcome.stopped,
+                   events=outcome.event_counts)
 
     @property
     def findings(self):

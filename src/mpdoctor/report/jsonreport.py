@@ -40,6 +40,7 @@ def to_dict(report: Report) -> Dict[str, Any]:
         "pipes": [dump(p) for p in report.snapshot.pipes] if report.snapshot else [],
         "notes": list(report.notes) + (list(report.snapshot.notes) if report.snapshot else []),
         "stopped": report.stopped,
+        "events": dump(report.events) if report.events is not None else None,
     }
 
 

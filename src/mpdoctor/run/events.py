@@ -1,42 +1,129 @@
-"""The watchdog's end of the hooks' event channel.
+"""The watchdog's end of the hooks' event channel: only the watched tree is heard.
 
-A unix datagram socket in the abstract namespace (nothing on disk to clean up), read by a
-daemon thread so that bursts never fill the kernel's queue while the main loop sleeps.  The
-configuration for the hooks travels in one environment variable, ``MPDOCTOR_HOOKS`` (plain
-text, see ``mpdoctor.hooks.boot.encode``), inherited by every process the script starts.
+* The address: a unix datagram socket in a directory of its own, created with mode 0700 (other
+  users cannot even connect to it), removed when the receiver closes.  The configuration for the
+  hooks (this address) travels in one environment variable, ``MPDOCTOR_HOOKS`` (plain text, see
+  ``mpdoctor.hooks.boot.encode``), inherited by every process the script starts.
+* The sender: every datagram comes with the sender's pid as the kernel vouches for it
+  (``SO_PASSCRED``/``SCM_CREDENTIALS``; whatever pid a datagram names is ignored), and is
+  accepted only when that process belongs to the watched tree (``mpdoctor.run.members``).
+* The content: each datagram is checked against the event protocol
+  (``mpdoctor.hooks.protocol``); what it does not allow never becomes an event.
+* The memory: kept events are bounded by ``MAX_BYTES``; beyond it, events are counted, not kept.
+* Everything not kept is counted by reason (:class:`mpdoctor.model.EventCounts`, in the JSON
+  report).  A process of the tree whose event was lost that way counts as one without hooks
+  from then on (its timers unknown), since the lost event may have been a timer's.
+* The reader thread catches everything per datagram, and :meth:`Receiver.close` returns within
+  ``JOIN_TIMEOUT + DRAIN_TIME`` seconds whatever the socket's queue or the reader is doing.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import select
+import shutil
 import socket
+import struct
+import tempfile
 import threading
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
+
+from mpdoctor.debug import log
+from mpdoctor.hooks import protocol
 
 if TYPE_CHECKING:
-    from mpdoctor.model import Event
+    from mpdoctor.model import Event, EventCounts
 
 ENV = "MPDOCTOR_HOOKS"
-#: the most events kept; beyond it, events are counted but not stored
-MAX_EVENTS = 100_000
+#: the most bytes of datagrams kept as events (each charged ``EVENT_OVERHEAD`` more)
+MAX_BYTES = 32 << 20
+#: what keeping one event costs beyond its datagram (the objects it is parsed into)
+EVENT_OVERHEAD = 1024
+#: how long close() waits for the reader thread, then for the last queued datagrams
+JOIN_TIMEOUT = 1.0
+DRAIN_TIME = 0.5
+#: datagrams read per wake-up of the reader before it looks at its stop flag again
+BATCH = 256
+
+#: why a datagram was not kept (the keys of ``EventCounts.rejected``)
+FOREIGN = "foreign"  # the kernel says it came from a process outside the watched tree
+GONE = "gone"  # its sender had exited (and been reaped) before it could be checked
+INVALID = "invalid"  # not an event of the protocol
+OVERSIZED = "oversized"  # larger than protocol.MAX_DATAGRAM
+OVER_BUDGET = "over_budget"  # a valid event beyond MAX_BYTES
+REASONS = (FOREIGN, GONE, INVALID, OVERSIZED, OVER_BUDGET)
+
+#: the longest socket path the kernel takes (sun_path is 108 bytes with its terminating NUL)
+MAX_PATH = 107
+_UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
+_ANCILLARY = socket.CMSG_SPACE(_UCRED.size)
+_FD = struct.Struct("i")
+
+Member = Callable[[int], Optional[bool]]
+
+
+def _private_dir() -> str:
+    """A new directory only this user can enter, short enough for a socket path inside it."""
+    errors = []
+    for base in (tempfile.gettempdir(), "/tmp", "/dev/shm"):
+        # mkdtemp adds 8 characters to the prefix; the socket is "s" inside
+        if len(os.fsencode(base)) + len("/mpdoctor-12345678/s") > MAX_PATH:
+            continue
+        try:
+            return tempfile.mkdtemp(prefix="mpdoctor-", dir=base)  # mode 0700
+        except OSError as err:
+            errors.append(err)
+    raise OSError(f"no directory for the event socket: {errors or 'every path is too long'}")
 
 
 class Receiver:
-    def __init__(self, debug: bool = False) -> None:
-        self.addr = f"\0mpdoctor-{os.getpid()}-{os.urandom(6).hex()}"
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        try:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        except OSError:
-            pass
-        self.sock.bind(self.addr)
+    """Reads the hooks' events in a daemon thread, so that bursts never fill the kernel's queue
+    while the main loop sleeps.  ``member(pid)`` says whether a process belongs to the watched
+    tree (True), not (False), or cannot be told any more (None)."""
+
+    def __init__(self, member: Member, debug: bool = False, budget: int = MAX_BYTES) -> None:
+        self.member = member
         self.debug = debug
-        # (kind, pid, time, data), turned into Events when asked for (keeps start-up light)
-        self.events: List[Tuple[str, int, float, Dict[str, Any]]] = []
-        self.lost = 0  # reported by the hooks as dropped, or beyond MAX_EVENTS
+        self.budget = budget
+        self.dir = _private_dir()
+        self.addr = os.path.join(self.dir, "s")
+        self._wake_r = self._wake_w = -1
+        try:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            try:
+                # the kernel attaches the sender's credentials to every datagram
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+                try:
+                    self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+                except OSError:
+                    pass
+                self.sock.bind(self.addr)
+                self.sock.setblocking(False)
+                self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            except BaseException:
+                self.sock.close()
+                raise
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+        # (kind, pid, time, data, cost) or None where a kept event was given up; turned into
+        # Events only when asked for (keeps start-up light)
+        self._events: List[Optional[Tuple[str, int, float, Dict[str, Any], int]]] = []
+        self._bytes = 0
+        #: (pid, which) -> index in _events of the one timer event kept for it
+        self._timers: Dict[Tuple[int, str], int] = {}
+        #: processes of the tree that lost an event: their timers are unknown
+        self._unsure: Set[int] = set()
+        self.received = 0
+        self.accepted = 0
+        self.rejected: Dict[str, int] = {r: 0 for r in REASONS}
+        self.lost = 0  # reported by the hooks as not sent
+        self._built: List[Any] = []  # Events (or None) for _events[:len(_built)]
+        self._rebuild = False
         self._lock = threading.Lock()
         self._stop = False
+        self._closed = False
         self._thread = threading.Thread(target=self._run, name="mpdoctor-events", daemon=True)
         self._thread.start()
 
@@ -49,53 +136,212 @@ class Receiver:
         from mpdoctor.hooks.boot import encode
         return {ENV: encode(self.addr, self.debug)}
 
+    # -- the reader thread ---------------------------------------------------------------------
     def _run(self) -> None:
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
         while not self._stop:
             try:
-                data = self.sock.recv(1 << 16)
-            except OSError:
-                return
-            self._handle(data)
+                ready = poller.poll()
+                if self._stop or any(fd == self._wake_r for fd, _ in ready):
+                    return
+                self._drain(BATCH)
+            except Exception as exc:  # noqa: BLE001 - the reader must outlive anything
+                if self._stop:
+                    return
+                log("events", f"event reader: {exc!r}")
+                time.sleep(0.01)  # (a lasting error must not spin)
 
-    def _handle(self, data: bytes) -> None:
-        if not data:
+    def _drain(self, limit: int, deadline: Optional[float] = None) -> None:
+        for _ in range(limit):
+            if deadline is not None and time.monotonic() > deadline:
+                return
+            try:
+                data, ancdata, flags, _ = self.sock.recvmsg(protocol.MAX_DATAGRAM, _ANCILLARY)
+            except (BlockingIOError, InterruptedError):
+                return
+            try:
+                self._take(data, ancdata, flags)
+            except Exception as exc:  # noqa: BLE001 - one bad datagram costs only itself
+                log("events", f"event reader: datagram not handled: {exc!r}")
+                self._count(INVALID)
+
+    def _take(self, data: bytes, ancdata: List[Tuple[int, int, bytes]], flags: int) -> None:
+        self._count(None)
+        pid, extra = _sender(ancdata)
+        if extra or flags & socket.MSG_CTRUNC:
+            self._count(INVALID)  # it carried more than credentials (file descriptors)
+            return
+        if pid is None:
+            self._count(FOREIGN)  # no credentials: nothing vouches for the sender
+            return
+        member = self.member(pid)
+        if member is None:
+            self._count(GONE)
+            return
+        if not member:
+            self._count(FOREIGN)
+            return
+        if flags & socket.MSG_TRUNC:
+            self._count(OVERSIZED, pid)
             return
         try:
-            raw = json.loads(data.decode("utf-8", "replace"))
-            kind = str(raw.pop("ev"))
-            pid = int(raw.pop("pid"))
-            at = float(raw.pop("t"))
-        except (ValueError, KeyError, TypeError, AttributeError):
+            raw = protocol.decode(data)
+            at, dropped = protocol.envelope(raw)
+            kind, fields = protocol.validate(raw)
+        except protocol.ProtocolError as err:
+            if self.debug:
+                log("events", f"invalid event from {pid}: {err}")
+            self._count(INVALID, pid)
             return
-        with self._lock:
-            self.lost += int(raw.pop("dropped_before", 0) or 0)
-            if len(self.events) < MAX_EVENTS:
-                self.events.append((kind, pid, at, raw))
-            else:
-                self.lost += 1
+        self._keep(kind, pid, at, fields, len(data) + EVENT_OVERHEAD, dropped)
 
-    def snapshot(self) -> List["Event"]:
+    def _count(self, reason: Optional[str], pid: Optional[int] = None) -> None:
         with self._lock:
-            if not self.events:
+            if reason is None:
+                self.received += 1
+                return
+            self.rejected[reason] += 1
+            if pid is not None:
+                self._unsure.add(pid)
+
+    def _keep(self, kind: str, pid: int, at: float, fields: Dict[str, Any], cost: int,
+              dropped: int) -> None:
+        with self._lock:
+            if dropped:
+                self.lost += dropped
+                self._unsure.add(pid)  # what it could not send may have been a timer
+            entry = (kind, pid, float(at), fields, cost)
+            if kind == protocol.TIMER:
+                # only a process's latest report of each timer matters: it replaces the last
+                key = (pid, fields["which"])
+                index = self._timers.get(key)
+                if index is not None:
+                    old = self._events[index]
+                    freed = old[4] if old is not None else 0
+                    if self._bytes - freed + cost <= self.budget:
+                        self._events[index] = entry
+                        self._bytes += cost - freed
+                        self.accepted += 1
+                        self._rebuild = True
+                        return
+                    self._events[index] = None  # keep neither: the pid's timers are unknown
+                    self._bytes -= freed
+                    self._rebuild = True
+                    del self._timers[key]
+            if self._bytes + cost > self.budget:
+                self.rejected[OVER_BUDGET] += 1
+                if kind in (protocol.HELLO, protocol.TIMER):
+                    self._unsure.add(pid)
+                return
+            if kind == protocol.TIMER:
+                self._timers[(pid, fields["which"])] = len(self._events)
+            self._events.append(entry)
+            self._bytes += cost
+            self.accepted += 1
+
+    # -- the watchdog's side -------------------------------------------------------------------
+    def snapshot(self) -> List["Event"]:
+        """Every event kept so far (a process that lost one says no hello: its timers are
+        unknown)."""
+        if not self._lock.acquire(timeout=JOIN_TIMEOUT):
+            return [e for e in self._built if e is not None]  # (the reader is stuck)
+        try:
+            if not self._events:
                 return []  # (and the model is not loaded for nothing)
             from mpdoctor.model import Event
-            return [Event(*e) for e in self.events]
+            if self._rebuild:
+                self._built, self._rebuild = [], False
+            for entry in self._events[len(self._built):]:
+                self._built.append(Event(*entry[:4]) if entry is not None else None)
+            unsure = self._unsure
+            return [e for e in self._built if e is not None
+                    and not (e.kind == protocol.HELLO and e.pid in unsure)]
+        finally:
+            self._lock.release()
+
+    def kinds(self) -> Set[str]:
+        """The kinds of the events kept (cheap: nothing is converted)."""
+        with self._lock:
+            return {e[0] for e in self._events if e is not None}
+
+    def counts(self) -> "EventCounts":
+        from mpdoctor.model import EventCounts
+        with self._lock:
+            return EventCounts(received=self.received, accepted=self.accepted,
+                               rejected=dict(self.rejected), lost=self.lost,
+                               kept_bytes=self._bytes)
 
     def close(self) -> None:
-        """Stop the reader thread and read what is still queued (``snapshot()`` then has every
-        event).  (A process's events are queued the moment it sends them, so after it has
-        exited nothing of it can still be on the way.)"""
+        """Stop the reader thread and read what is still queued, for at most ``DRAIN_TIME``
+        (``snapshot()`` then has every event).  A process's events are queued the moment it
+        sends them, so after it has exited nothing of it can still be on the way.  Returns
+        within about ``JOIN_TIMEOUT + DRAIN_TIME`` seconds, however full the queue or stuck
+        the reader."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop = True
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-                s.sendto(b"", self.addr)  # wakes the reader
+            os.write(self._wake_w, b"x")  # never blocks: the pipe is non-blocking
         except OSError:
             pass
-        self._thread.join(timeout=1.0)
-        self.sock.setblocking(False)
-        while True:
+        self._thread.join(timeout=JOIN_TIMEOUT)
+        if not self._thread.is_alive():
             try:
-                self._handle(self.sock.recv(1 << 16))
+                self._drain(1 << 16, deadline=time.monotonic() + DRAIN_TIME)
             except OSError:
-                break
-        self.sock.close()
+                pass
+            self.sock.close()
+            for fd in (self._wake_r, self._wake_w):
+                os.close(fd)
+        else:
+            # the reader is stuck in a datagram: it keeps its socket (a daemon thread ends
+            # with the process); nothing more is read
+            log("events", "event reader did not stop; its socket is left to it")
+        try:
+            os.unlink(self.addr)
+        except OSError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _sender(ancdata: List[Tuple[int, int, bytes]]) -> Tuple[Optional[int], bool]:
+    """The sender's pid from the kernel's credentials, and whether anything else came along
+    (file descriptors passed by a forger are closed at once)."""
+    pid = None
+    extra = False
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS \
+                and len(data) >= _UCRED.size:
+            pid = _UCRED.unpack_from(data)[0]
+            continue
+        extra = True
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            for (fd,) in _FD.iter_unpack(data[:len(data) - len(data) % _FD.size]):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+    return (pid if pid is not None and pid > 0 else None), extra
+
+
+def note(counts: "EventCounts") -> Optional[str]:
+    """A line for the report when the watchdog did not keep everything it was sent."""
+    parts = []
+    words = {FOREIGN: "from processes outside the watched tree",
+             GONE: "from processes that had exited before they could be checked",
+             INVALID: "not following the event protocol",
+             OVERSIZED: "too large",
+             OVER_BUDGET: f"beyond the {MAX_BYTES >> 20} MiB kept for events"}
+    for reason in REASONS:
+        n = counts.rejected.get(reason, 0)
+        if n:
+            parts.append(f"{n} {words[reason]}")
+    if not parts:
+        return None
+    total = sum(counts.rejected.values())
+    return (f"{total} event datagram{'s were' if total != 1 else ' was'} sent to mpdoctor and "
+            f"ignored ({', '.join(parts)}): the report rests only on the events of the watched "
+            "tree")

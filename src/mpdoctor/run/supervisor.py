@@ -20,17 +20,20 @@ import time
 from typing import TYPE_CHECKING, Dict, List, Optional, Set
 
 from mpdoctor.debug import log
+from mpdoctor.hooks import protocol
 from mpdoctor.debug import on as debug_on
 from mpdoctor.observe import procfs
+from mpdoctor.run import events as event_channel
 from mpdoctor.run.events import Receiver
 from mpdoctor.run.janitor import Janitor
+from mpdoctor.run.members import Membership
 
 if TYPE_CHECKING:  # the rest is imported after the script has been started (start-up time)
     import subprocess
 
-    from mpdoctor.run.status import StatusLine
     from mpdoctor.model import Snapshot
     from mpdoctor.outcome import Outcome, Verdict
+    from mpdoctor.run.status import StatusLine
     from mpdoctor.observe.pyspy import Dumper
     from mpdoctor.run.watch import Watchdog
 
@@ -66,7 +69,7 @@ SENTINEL = (
 )
 
 #: the hooks' events that can make a finding in a run that ended by itself
-FINDING_EVENTS = ("pickle-error", "main-guard")
+FINDING_EVENTS = (protocol.PICKLE_ERROR, protocol.MAIN_GUARD, protocol.UNPICKLE_ERROR)
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
              signal.SIGUSR2)
@@ -97,16 +100,24 @@ class Supervisor:
         self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
         # first, while mpdoctor has no other thread: the janitor forks it (see janitor.py)
         self.janitor = Janitor(self._ignored, self._mask)
-        self.receiver: Optional[Receiver] = Receiver(
-            debug=debug_on("hooks")) if hooks else None
         self._dumper = dumper
         self.notes: List[str] = []
+        self._sentinel: Optional["subprocess.Popen"] = None
+        self.receiver: Optional[Receiver] = None
+        if hooks:
+            # heard: the processes below mpdoctor (the script's tree and the orphans it
+            # inherits as subreaper), except mpdoctor's own helpers
+            members = Membership(os.getpid(), include_anchor=False, exclude=self._helpers)
+            try:
+                self.receiver = Receiver(members, debug=debug_on("hooks"))
+            except OSError as err:
+                self.notes.append(f"no hooks in the script's processes: mpdoctor could not "
+                                  f"create its event socket ({err})")
         self.root_pid = 0
         self._status: Optional[int] = None
         self._wake_r = self._wake_w = -1
         self._old_handlers: Dict[int, object] = {}
         self._tty_fd: Optional[int] = None
-        self._sentinel: Optional["subprocess.Popen"] = None
         self._sentinel_r = -1
         self.status: Optional["StatusLine"] = None
 
@@ -222,14 +233,19 @@ class Supervisor:
             self._tty_fd = None
 
     # -- the tree ------------------------------------------------------------------------------
+    def _helpers(self) -> Set[int]:
+        """mpdoctor's own children that are not the script's: py-spy, the interrupt sentinel."""
+        out = set(self._dumper.helpers) if self._dumper is not None else set()
+        if self._sentinel is not None:
+            out.add(self._sentinel.pid)
+        return out
+
     def _tops(self) -> List[int]:
         """The top of the tree: the janitor's children (the script, and every orphan of the
         tree, re-parented to the janitor), and any of mpdoctor's own children that are not its
         helpers (should the janitor die, orphans come to mpdoctor, a subreaper too)."""
-        sentinel = self._sentinel.pid if self._sentinel is not None else None
-        helpers = self._dumper.helpers if self._dumper is not None else ()
-        mine = [p for p in procfs.own_children()
-                if p not in helpers and p != sentinel and p != self.janitor.pid]
+        helpers = self._helpers()
+        mine = [p for p in procfs.own_children() if p not in helpers and p != self.janitor.pid]
         below = []
         for tid in procfs.tasks(self.janitor.pid):
             below.extend(procfs.children(self.janitor.pid, tid) or [])
@@ -313,6 +329,7 @@ class Supervisor:
             pid = self._spawn()
         except BaseException:
             self._restore_signals()
+            self._close_receiver()
             self.janitor.close()
             raise
         self.root_pid = pid
@@ -322,6 +339,7 @@ class Supervisor:
             outcome = self._watch(outside, t0)
         except BaseException:
             self.stop_tree()  # whatever went wrong in mpdoctor, the script's tree goes too
+            self._close_receiver()
             raise
         finally:
             if self.status is not None:
@@ -337,20 +355,30 @@ class Supervisor:
         outcome.notes = self.notes + outcome.notes
         if self.receiver is not None:
             self.receiver.close()
-            log("run", f"{len(self.receiver.events)} events from the hooks")
-            if outcome.diagnosis is not None or any(e[0] in FINDING_EVENTS
-                                                    for e in self.receiver.events):
+            counts = outcome.event_counts = self.receiver.counts()
+            log("run", f"events from the hooks: {counts}")
+            if outcome.diagnosis is not None or self.receiver.kinds() & set(FINDING_EVENTS):
                 # (most runs only said hello: then neither the events nor the diagnosis
                 # machinery are even loaded)
                 outcome.events = self.receiver.snapshot()
             if outcome.diagnosis is None and outcome.events:
                 from mpdoctor.run import engine
                 outcome.diagnosis = engine.events_only(outcome.events)
-            if self.receiver.lost and (outcome.verdict in ("deadlock", "timeout")
-                                       or outcome.events):
-                outcome.notes.append(f"{self.receiver.lost} events from the hooks were lost "
+            if counts.lost and (outcome.verdict in ("deadlock", "timeout") or outcome.events):
+                outcome.notes.append(f"{counts.lost} events from the hooks were lost "
                                      "(the report may miss a put site or a pickling error)")
+            ignored = event_channel.note(counts)
+            if ignored:
+                outcome.notes.append(ignored)
         return outcome
+
+    def _close_receiver(self) -> None:
+        """On the way out after a failure: the event socket and its directory go too."""
+        if self.receiver is not None:
+            try:
+                self.receiver.close()
+            except Exception as exc:  # noqa: BLE001 - the failure being raised matters more
+                log("run", f"closing the event receiver: {exc!r}")
 
     def _watchdog(self, outside: Set[int]) -> "Watchdog":
         """The watch machinery, loaded at the first poll: a script that ends within the first
