@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
-from mpdoctor.model import Wait
+from mpdoctor.model import Wait, WaitKind
 from mpdoctor.observe import procfs, syscalls
 
 Key = Tuple[int, int]  # (pid, tid)
@@ -79,8 +79,12 @@ class TreeReader:
             # without that thread running: re-read every list of a process whose threads changed
             same_threads = self._tids.get(pid) == tids
             for tid in tids:
-                line = procfs.syscall_line(pid, tid)
+                # the run count first: the count only goes up when a thread comes onto a CPU, so
+                # one that stays on it can fork after its children list was read with its count
+                # unchanged.  Read before a syscall line that shows the thread off the CPU, the
+                # count must go up before the thread can do anything more, forking included.
                 runs = procfs.run_count(pid, tid)
+                line = procfs.syscall_line(pid, tid)
                 if line is None:
                     reading.unreadable += 1
                     line = ""
@@ -91,7 +95,8 @@ class TreeReader:
                 # at the last reading ("running") may have forked since without it growing
                 progress = (runs, line.strip())
                 if (same_threads and cached is not None and runs is not None
-                        and cached[0] == progress and line.strip() not in ("", "running")):
+                        and cached[0] == progress and line.strip() not in ("", "running")
+                        and wait.kind is not WaitKind.RUNNING):
                     kids = cached[1]
                 else:
                     kids = procfs.children(pid, tid) or []
