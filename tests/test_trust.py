@@ -105,6 +105,39 @@ def test_the_hooks_change_nothing_from_any_caller(method, tmp_path):
     assert b"sys.excepthook is sys.__excepthook__: True" in run.stdout
 
 
+@pytest.mark.parametrize("method", START_METHODS)
+def test_the_hooks_leave_no_fd_open_in_a_process_that_only_says_hello(method, tmp_path):
+    """A program that lists the fds of its processes (a test of what a child inherits) sees
+    the same numbers and kinds as without mpdoctor: no socket of the hooks' stays open.  The
+    one addition is the stacks-on-request file (hooks/faultstacks.py), close-on-exec and above
+    the fds a program counts on."""
+    import ast
+
+    from mpdoctor.hooks import faultstacks
+
+    def listed(out: bytes):
+        lines = []
+        for line in out.decode().splitlines():
+            who, _, fds = line.partition(" ")
+            ours = {fd: kind for fd, kind in ast.literal_eval(fds).items()
+                    if fd >= faultstacks.HIGH_FD and kind.startswith(
+                        "/memfd:" + faultstacks.PREFIX)}
+            lines.append((who, {fd: kind for fd, kind in ast.literal_eval(fds).items()
+                                if fd not in ours}, len(ours)))
+        return lines
+
+    prog = str(PROGRAMS / "open_fds.py")
+    plain = subprocess.run([sys.executable, prog, method], cwd=ROOT, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=120, start_new_session=True)
+    run = run_check(prog, method, tmp_path=tmp_path)
+    assert plain.returncode == 0, plain.stderr.decode()
+    assert run.rc == 0, run.stderr[-3000:]
+    watched, alone = listed(run.stdout), listed(plain.stdout)
+    assert len(watched) == 3
+    assert [(who, fds) for who, fds, _ in watched] == [(who, fds) for who, fds, _ in alone]
+    assert [n for _, _, n in watched] == [1, 1, 1] and [n for _, _, n in alone] == [0, 0, 0]
+
+
 SIGNALS = ("import signal, sys\n"
            "names = ('SIGINT', 'SIGHUP', 'SIGTERM', 'SIGQUIT', 'SIGUSR1')\n"
            "print({n: int(signal.getsignal(getattr(signal, n)) == signal.SIG_IGN) "

@@ -10,6 +10,12 @@ often 10): when the watchdog is behind, a send waits at most ``WAIT`` seconds fo
 event is dropped and counted, and the count rides along with the next event that gets through.
 When the watchdog is gone, nothing is sent any more.
 
+No fd of the hooks' stays open in a process that only announces itself: ``hello`` (every process
+at start-up, every forked child) goes out on a socket closed right after, so a program that
+lists its own fds (a test that checks what a child inherited) sees the same as without
+mpdoctor.  A process that reports more (a put site, a pool call, a timer...) keeps one socket
+(close-on-exec) from its first such event on: opening one per event would cost every Pool call.
+
 Fork safety: nothing here holds a lock while it sends, and a forked child starts with a fresh
 lock and no socket (``after_fork``, registered by ``boot``): a lock another thread held at the
 moment of a fork would otherwise stay held for ever in the child.
@@ -41,14 +47,9 @@ def after_fork():
     _state["dropped"] = 0
 
 
-def _socket():
-    pid = os.getpid()
-    s = _state["sock"]
-    if _state["pid"] == pid and s is not None:
-        return s
+def _connect():
     import _socket  # built in: ``socket`` would import enum and more at every start-up
 
-    # a fresh socket per process: a forked child must not share its parent's send state.
     # Connected, so that waiting for the watchdog's queue to have room is possible.
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
     s.setblocking(False)
@@ -57,6 +58,22 @@ def _socket():
     except BaseException:
         s.close()
         raise
+    return s
+
+
+def _kept():
+    """This process's own socket, if it has one already."""
+    s = _state["sock"]
+    return s if _state["pid"] == os.getpid() else None
+
+
+def _socket():
+    s = _kept()
+    if s is not None:
+        return s
+    pid = os.getpid()
+    # a fresh socket per process: a forked child must not share its parent's send state
+    s = _connect()
     with _lock:  # two threads creating it at once: keep one
         if _state["pid"] == pid and _state["sock"] is not None:
             s.close()
@@ -102,6 +119,16 @@ def encode(value, _text=protocol.MAX_TEXT, _items=protocol.MAX_ITEMS):
 
 def send(kind, **data):
     """Send one event; never raises, never blocks for more than ``WAIT`` seconds."""
+    _send(kind, data, True)
+
+
+def send_closing(kind, **data):
+    """Send one event as ``send`` does, on a socket closed right after unless the process
+    keeps one already: for the ``hello`` every process sends, so that one leaves no fd open."""
+    _send(kind, data, False)
+
+
+def _send(kind, data, keep):
     if _state["addr"] is None or _state["dead"]:
         return
     try:
@@ -114,16 +141,25 @@ def send(kind, **data):
         if len(payload) > protocol.MAX_DATAGRAM:
             _state["dropped"] += 1  # the watchdog would not read it whole
             return
-        s = _socket()
+        s = _socket() if keep else _kept()
+        once = None if s is not None else _connect()
         try:
-            s.send(payload)
-        except BlockingIOError:
-            import select
-            select.select([], [s], [], WAIT)  # the watchdog is behind: wait a little
-            s.send(payload)
+            _deliver(s or once, payload)
+        finally:
+            if once is not None:
+                once.close()
         _state["dropped"] = 0
     except (ConnectionRefusedError, FileNotFoundError, PermissionError):
         # the watchdog is gone, or out of reach (this process changed its user): stop trying
         _state["dead"] = True
     except Exception:
         _state["dropped"] += 1
+
+
+def _deliver(s, payload):
+    try:
+        s.send(payload)
+    except BlockingIOError:
+        import select
+        select.select([], [s], [], WAIT)  # the watchdog is behind: wait a little
+        s.send(payload)

@@ -44,8 +44,8 @@ def hello(fork=False):
     """Announce this process: its hooks run, and its ITIMER_REAL state."""
     try:
         remaining, interval = _state()
-        channel.send(protocol.HELLO, remaining=remaining, interval=interval,
-                     mono=time.monotonic(), fork=fork, start=_start_time())
+        channel.send_closing(protocol.HELLO, remaining=remaining, interval=interval,
+                             mono=time.monotonic(), fork=fork, start=_start_time())
     except Exception:
         pass
 
