@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+import psutil
 import pytest
 
 from conftest import PROGRAMS, ROOT, kill_session, kill_tagged, run_check, tagged_env
@@ -63,17 +64,26 @@ class Watched:
         line, self._buf = read_line(self.proc.stdout.fileno(), self._buf, 120)
         return line
 
+    def _script(self) -> Tuple[int, Dict[bytes, bytes]]:
+        """The script's pid and environment: the process below mpdoctor that has the hooks'
+        address (mpdoctor's own helpers, started before it was set, do not)."""
+        for child in psutil.Process(self.proc.pid).children(recursive=True):
+            try:
+                with open(f"/proc/{child.pid}/environ", "rb") as f:
+                    env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+            except OSError:
+                continue
+            if events.ENV.encode() in env:
+                return child.pid, env
+        raise AssertionError("no process below mpdoctor has the hooks' address")
+
     @property
     def script_pid(self) -> int:
-        with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
-            [pid] = [int(p) for p in f.read().split()]
-        return pid
+        return self._script()[0]
 
     @property
     def socket_path(self) -> str:
-        with open(f"/proc/{self.script_pid}/environ", "rb") as f:
-            env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
-        return boot.decode(env[events.ENV.encode()].decode())["addr"]
+        return boot.decode(self._script()[1][events.ENV.encode()].decode())["addr"]
 
     def finish(self, timeout: float = 120) -> Tuple[int, bytes, str, dict, float]:
         """Let the script go on; (exit status, stdout, stderr, report, seconds to the end)."""
