@@ -102,6 +102,86 @@ def test_a_sender_outside_the_tree_is_counted_never_kept(verdict, reason, words)
         r.close()
 
 
+class Vouching:
+    """Membership for the tests below: this process is a member; any other sender has exited
+    before it could be checked (None) until a member vouches for it."""
+
+    def __init__(self):
+        self.vouched = []
+
+    def __call__(self, pid):
+        return True if pid == ME or pid in self.vouched else None
+
+    def vouch(self, pid):
+        self.vouched.append(pid)
+
+
+def _forked_sender(addr: str, data: bytes) -> int:
+    """A child that sends ``data`` and exits; reaped before this returns."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            sender(addr).send(data)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
+def test_a_gone_senders_events_are_kept_once_its_parent_vouches_for_it():
+    member = Vouching()
+    r = Receiver(member)
+    try:
+        pid = _forked_sender(r.addr, event(site="child.py:7"))
+        wait_for(lambda: r.counts().received == 1)
+        assert r.counts().rejected[events.GONE] == 1 and r.snapshot() == []
+        sender(r.addr).send(channel.encode({"ev": protocol.STARTED_CHILD, "pid": 1, "t": 2.0,
+                                            "child": pid, "how": "fork"}).encode())
+        wait_for(lambda: r.counts().accepted == 2)
+        counts = r.counts()
+        assert counts.rejected[events.GONE] == 0 and member.vouched == [pid]
+        [e] = r.snapshot()  # the child event itself is used, never kept
+        assert (e.kind, e.pid, e.data["site"]) == (protocol.PUT_SITE, pid, "child.py:7")
+    finally:
+        r.close()
+
+
+def test_a_voucher_from_outside_the_tree_vouches_for_nobody():
+    member = Vouching()
+    r = Receiver(lambda pid: False if pid == ME else member(pid))
+    try:
+        pid = _forked_sender(r.addr, event())
+        wait_for(lambda: r.counts().received == 1)
+        sender(r.addr).send(channel.encode({"ev": protocol.STARTED_CHILD, "pid": 1, "t": 2.0,
+                                            "child": pid, "how": "fork"}).encode())
+        wait_for(lambda: r.counts().received == 2)
+        counts = r.counts()
+        assert counts.rejected[events.GONE] == 1 and counts.rejected[events.FOREIGN] == 1
+        assert member.vouched == [] and r.snapshot() == []
+    finally:
+        r.close()
+
+
+def test_held_datagrams_are_bounded(monkeypatch):
+    monkeypatch.setattr(events, "MAX_HELD", 3)
+    r = Receiver(Vouching())
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            try:
+                s.connect(r.addr)
+                for _ in range(5):
+                    s.send(event())
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        wait_for(lambda: r.counts().received == 5)
+        assert r.counts().rejected[events.GONE] == 5 and r._held_count == 3
+    finally:
+        r.close()
+
+
 def test_the_zoo_is_counted_as_invalid_and_the_reader_lives_on(receiver):
     from zoo import ZOO
 

@@ -14,7 +14,9 @@ declared in ``protocol.py``):
   pending at that moment);
 * ``main-guard``: a spawned child re-ran the main module's process-starting code (no
   ``if __name__ == "__main__":`` guard);
-* ``thread-exception``: a thread died of an exception (e.g. a Pool's result handler).
+* ``thread-exception``: a thread died of an exception (e.g. a Pool's result handler);
+* ``started-child``: this process has just forked or spawned a child (its pid), so that the
+  watchdog hears that child even if it exits and is reaped before its events are read.
 
 Per-put cost: the queue's buffer is a deque subclass whose ``append`` also stores the caller's
 line (one Python-level call and one dict store); the feeder's ``popleft`` pops it again.
@@ -589,6 +591,60 @@ def _pending(frame):
 
 # -- processes ----------------------------------------------------------------------------
 
+def _vouch(pid, how):
+    """Tell the watchdog that this process has just started child ``pid``: this process is
+    heard (the kernel vouches for it), so the child is too, even if it exits and is reaped
+    before the watchdog has read its events."""
+    if isinstance(pid, int) and pid > 0:
+        channel.send_closing(protocol.STARTED_CHILD, child=pid, how=how)
+
+
+def _newest_child():
+    """The child this thread forked last: the last pid of its children list (the kernel
+    appends a new child at the end); None when that cannot be read."""
+    try:
+        fd = os.open("/proc/thread-self/children", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        data = b""
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    pids = data.split()
+    return int(pids[-1]) if pids else None
+
+
+def _after_fork_in_parent():
+    try:
+        _vouch(_newest_child(), "fork")
+    except Exception:
+        pass
+
+
+def _patch_spawned(util):
+    """A spawned child (and the forkserver, and the resource tracker) is started through
+    ``util.spawnv_passfds``, which returns its pid: the parent vouches for it."""
+    import functools
+
+    real = util.spawnv_passfds
+
+    def spawnv_passfds(path, args, passfds):
+        pid = real(path, args, passfds)
+        try:
+            _vouch(pid, "spawn")
+        except Exception:
+            pass
+        return pid
+
+    functools.update_wrapper(spawnv_passfds, real)
+    util.spawnv_passfds = spawnv_passfds
+
+
 def _patch_preparation(spawn):
     """The stowaway: under spawn and forkserver, the data a child needs to prepare itself is
     pickled for it (``spawn.get_preparation_data``) and unpickled first thing in the child.  One
@@ -640,6 +696,7 @@ def _patches():
         "multiprocessing.queues": [_patch_feeder_errors, _patch_queues],
         "multiprocessing.pool": [_patch_result_errors, _patch_pool],
         "multiprocessing.spawn": [_patch_preparation],
+        "multiprocessing.util": [_patch_spawned],
         "traceback": [_patch_print_exc],
         "threading": [_patch_thread_excepthook],
         "signal": [timers.patch_signal],
@@ -703,7 +760,8 @@ def _install():
 
     sys.addaudithook(_audit)
     if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child)
+        os.register_at_fork(after_in_child=_after_fork_in_child,
+                            after_in_parent=_after_fork_in_parent)
     timers.hello()
     try:  # stacks on request, for processes py-spy cannot read
         from mpdoctor.hooks import faultstacks

@@ -47,6 +47,7 @@ POOL_WORKER_EXIT = "pool-worker-exit"
 MAIN_GUARD = "main-guard"
 THREAD_EXCEPTION = "thread-exception"
 UNPICKLE_ERROR = "unpickle-error"
+STARTED_CHILD = "started-child"
 
 # field types
 TEXT = "text"
@@ -223,6 +224,12 @@ def _declare() -> None:
         ), "hooks/boot.py: _examine_unpickling()",
             "when a child dies unpickling what it was sent (a function defined under the "
             "main guard, say)"),
+        Kind(STARTED_CHILD, (
+            _int("child", "pid of the child this process has just started", 1, PID_MAX),
+            _text("how", "how it was started", null=False, size=8, choices=("fork", "spawn")),
+        ), "hooks/boot.py: _after_fork_in_parent() and the spawnv_passfds wrapper",
+            "in the parent, right after it forks or spawns a child: the watchdog then hears "
+            "that child even when it has exited (and was reaped) before its events were read"),
     )}
     _ENVELOPE = {f.name: f for f in ENVELOPE}
 

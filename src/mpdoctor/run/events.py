@@ -10,6 +10,10 @@
 * The content: each datagram is checked against the event protocol
   (``mpdoctor.hooks.protocol``); what it does not allow never becomes an event.
 * The memory: kept events are bounded by ``MAX_BYTES``; beyond it, events are counted, not kept.
+* A sender that has exited and been reaped before its datagram is read cannot be checked any
+  more: its datagrams are held (within ``MAX_HELD`` datagrams) until a process of the tree
+  vouches for it (a ``started-child`` event: "I have just started that pid"), and counted as
+  ``gone`` if none ever does.
 * Everything not kept is counted by reason (:class:`mpdoctor.model.EventCounts`, in the JSON
   report).  A process of the tree whose event was lost that way counts as one without hooks
   from then on (its timers unknown), since the lost event may have been a timer's.
@@ -43,6 +47,8 @@ EVENT_OVERHEAD = 1024
 #: how long close() waits for the reader thread, then for the last queued datagrams
 JOIN_TIMEOUT = 1.0
 DRAIN_TIME = 0.5
+#: the most datagrams held for senders that exited before they could be checked
+MAX_HELD = 4096
 #: datagrams read per wake-up of the reader before it looks at its stop flag again
 BATCH = 256
 
@@ -119,6 +125,9 @@ class Receiver:
         self.accepted = 0
         self.rejected: Dict[str, int] = {r: 0 for r in REASONS}
         self.lost = 0  # reported by the hooks as not sent
+        #: pid -> datagrams (data, flags) from it, held until a member vouches for it
+        self._held: Dict[int, List[Tuple[bytes, int]]] = {}
+        self._held_count = 0
         self._built: List[Any] = []  # Events (or None) for _events[:len(_built)]
         self._rebuild = False
         self._lock = threading.Lock()
@@ -176,9 +185,12 @@ class Receiver:
         if pid is None:
             self._count(FOREIGN)  # no credentials: nothing vouches for the sender
             return
+        self._judge(pid, data, flags)
+
+    def _judge(self, pid: int, data: bytes, flags: int) -> None:
         member = self.member(pid)
         if member is None:
-            self._count(GONE)
+            self._hold(pid, data, flags)
             return
         if not member:
             self._count(FOREIGN)
@@ -195,7 +207,37 @@ class Receiver:
                 log("events", f"invalid event from {pid}: {err}")
             self._count(INVALID, pid)
             return
+        if kind == protocol.STARTED_CHILD:  # used here, never kept: a pool may start thousands
+            with self._lock:
+                self.accepted += 1
+                if dropped:
+                    self.lost += dropped
+                    self._unsure.add(pid)  # what it could not send may have been a timer
+            self._vouched(fields["child"])
+            return
         self._keep(kind, pid, at, fields, len(data) + EVENT_OVERHEAD, dropped)
+
+    def _hold(self, pid: int, data: bytes, flags: int) -> None:
+        """A datagram of a sender that is gone, unknown: kept aside for a voucher."""
+        with self._lock:
+            if self._held_count >= MAX_HELD:
+                self.rejected[GONE] += 1
+                return
+            self._held.setdefault(pid, []).append((data, flags))
+            self._held_count += 1
+
+    def _vouched(self, child: int) -> None:
+        """A process of the tree has started ``child``: it belongs, and so do what it sent
+        before anyone could tell (and, in turn, the children it vouched for)."""
+        vouch = getattr(self.member, "vouch", None)
+        if vouch is None:
+            return
+        vouch(child)
+        with self._lock:
+            held = self._held.pop(child, [])
+            self._held_count -= len(held)
+        for data, flags in held:  # (a held child event comes back here: depth = generations)
+            self._judge(child, data, flags)
 
     def _count(self, reason: Optional[str], pid: Optional[int] = None) -> None:
         with self._lock:
@@ -269,8 +311,10 @@ class Receiver:
     def counts(self) -> "EventCounts":
         from mpdoctor.model import EventCounts
         with self._lock:
+            rejected = dict(self.rejected)
+            rejected[GONE] += self._held_count  # (nobody vouched for them, so far)
             return EventCounts(received=self.received, accepted=self.accepted,
-                               rejected=dict(self.rejected), lost=self.lost,
+                               rejected=rejected, lost=self.lost,
                                kept_bytes=self._bytes)
 
     def close(self) -> None:

@@ -7,7 +7,8 @@ child subreaper; not mpdoctor's own helpers), pytest's process under the plugin 
 itself and everything below it).  The answer for each process is remembered with its start
 time, so that
 
-* a process that has exited (and was reaped) is still recognised if it was seen before;
+* a process that has exited (and was reaped) is still recognised if it was seen before, or
+  if a process of the tree vouched for it (``vouch``: its parent, right after starting it);
 * a pid reused by a later process is judged afresh;
 * a busy sender costs one read of ``/proc/PID/stat`` per event.
 """
@@ -42,6 +43,13 @@ class Membership:
             if found is not _RETRY:
                 return found  # type: ignore[return-value]
         return None
+
+    def vouch(self, pid: int) -> None:
+        """A process of the tree says it has just started ``pid``: remember it as a member
+        (with its start time if it is still there, so that a later reuse of the pid is judged
+        afresh)."""
+        st = procfs.stat(pid)
+        self._remember(pid, st.starttime if st is not None else -1, True)
 
     def _walk(self, pid: int) -> object:
         chain: List[Tuple[int, int]] = []  # (pid, start time), the sender first
