@@ -410,13 +410,24 @@ def _examine_unpickling(exc, tb):
             return
 
 
-def _examine_main_guard(exc, tb):
+_main_guard_told = [None]  # the pid that has sent its main-guard event (one per process)
+
+
+def _examine_main_guard(exc, tb, caller=None):
+    """``caller``: the frame the traceback starts in, when the exception is still on its way
+    up (the frames above it are the user's, outermost first)."""
+    if _main_guard_told[0] == os.getpid():
+        return
     frames = []
+    while caller is not None:
+        frames.insert(0, caller)
+        caller = caller.f_back
     while tb is not None:
         frames.append(_At(tb))
         tb = tb.tb_next
     if not frames or frames[-1].f_code.co_name != "_check_not_importing_main":
         return
+    _main_guard_told[0] = os.getpid()
     channel.send(protocol.MAIN_GUARD, site=_site(frames),
                  main=getattr(sys.modules.get("__mp_main__") or sys.modules.get("__main__"),
                               "__file__", None))
@@ -656,7 +667,16 @@ def _patch_preparation(spawn):
     real = spawn.get_preparation_data
 
     def get_preparation_data(name):
-        data = real(name)
+        try:
+            data = real(name)
+        except RuntimeError as exc:
+            # a child re-running the main module's process-starting code: said here, since a
+            # forkserver's child hands its error to sys.excepthook itself (no audit event)
+            try:
+                _examine_main_guard(exc, exc.__traceback__.tb_next, sys._getframe(1))
+            except Exception:
+                pass
+            raise
         try:
             data["mpdoctor_hooks"] = _Stowaway(_installed["config"])
         except Exception:
