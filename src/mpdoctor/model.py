@@ -206,7 +206,8 @@ class Pipe:
 
 @dataclass(frozen=True)
 class Socket:
-    """A unix socket some blocked thread points at, its peer, and who holds either end."""
+    """A socket some blocked thread points at (unix, or TCP/UDP), its peer, and who holds
+    either end."""
 
     inode: int
     peer: Optional[int] = None

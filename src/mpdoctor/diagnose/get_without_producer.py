@@ -1,4 +1,5 @@
-"""``get-without-producer``: a ``get()``/``recv()`` without timeout waits on a pipe that nobody
+"""``get-without-producer``: a ``get()``/``recv()`` without timeout waits on a pipe (or a
+connected socket: a socketpair, a loopback TCP connection, a connected UDP socket) that nobody
 alive will ever write to.
 
 Every holder of the pipe's write end is the waiting process itself (a parent that kept its own
@@ -11,13 +12,13 @@ will not come either.
 from __future__ import annotations
 
 import dataclasses
-from typing import List
+from typing import List, NamedTuple, Optional, Tuple
 
 from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import dead_children, describe, who
-from mpdoctor.diagnose.waitfor import Graph, pipe_of
-from mpdoctor.model import Finding, Pipe, Process, Severity, Thread, WaitKind
+from mpdoctor.diagnose.waitfor import Graph, pipe_of, socket_of
+from mpdoctor.model import Finding, Holder, Process, Severity, Thread, WaitKind
 
 SLUG = slug("get-without-producer",
             "a `get()`/`recv()` waits on a pipe no living process can write to",
@@ -25,14 +26,36 @@ SLUG = slug("get-without-producer",
 DOCS = "docs/diagnoses/get-without-producer.md"
 
 
-def _read_pipe(g: Graph, thread: Thread) -> List[Pipe]:
+class _Channel(NamedTuple):
+    """What a reader waits on: a pipe, or a connected socket (whose writers are the holders of
+    its peer end: a socketpair, a loopback TCP connection, a connected UDP socket)."""
+
+    label: str  # "pipe:[N]" or "socket:[N]"
+    inode: int
+    writers: Tuple[Holder, ...]
+    end: str  # what the writers hold: "write end", "other end"
+
+
+def _channel(g: Graph, target: str) -> Optional[_Channel]:
+    sock = socket_of(g.snapshot, target)
+    if sock is not None:
+        if sock.peer is None or sock.listening or sock.outside:
+            return None
+        return _Channel(f"socket:[{sock.inode}]", sock.inode, sock.peer_holders, "other end")
+    pipe = pipe_of(g.snapshot, target)
+    if pipe is None:
+        return None
+    return _Channel(f"pipe:[{pipe.inode}]", pipe.inode, pipe.writers, "write end")
+
+
+def _read_pipe(g: Graph, thread: Thread) -> List[_Channel]:
     w = thread.wait
     if w.kind is WaitKind.READ:
-        pipe = pipe_of(g.snapshot, w.target)
-        return [pipe] if pipe is not None else []
+        channel = _channel(g, w.target)
+        return [channel] if channel is not None else []
     if w.kind is WaitKind.POLL and w.fds and all(f.want_read and not f.want_write for f in w.fds):
-        pipes = [pipe_of(g.snapshot, f.target) for f in w.fds]
-        return [p for p in pipes if p is not None] if all(pipes) else []
+        channels = [_channel(g, f.target) for f in w.fds]
+        return [c for c in channels if c is not None] if all(channels) else []
     return []
 
 
@@ -48,7 +71,7 @@ def check(g: Graph) -> List[Finding]:
     return findings
 
 
-def _finding(g: Graph, proc: Process, thread: Thread, pipes: List[Pipe]) -> Finding:
+def _finding(g: Graph, proc: Process, thread: Thread, pipes: List[_Channel]) -> Finding:
     s = g.snapshot
     site = stacks.user_frame(thread)
     is_queue = bool(stacks.in_function(thread, "multiprocessing/queues.py", ["get"]))
@@ -67,7 +90,7 @@ def _finding(g: Graph, proc: Process, thread: Thread, pipes: List[Pipe]) -> Find
         if proc.pid in writers:
             held.append(f"{who(s, proc.pid)} itself (the one waiting)")
         held.extend(f"{who(s, w)} (stuck)" for w in others)
-        evidence.append(f"pipe:[{pipe.inode}] is empty and its write end is held only by "
+        evidence.append(f"{pipe.label} is empty and its {pipe.end} is held only by "
                         f"{', '.join(held) or 'nobody'}: no data and no end of file can come")
     gone = dead_children(s, proc.pid)
     evidence.extend(gone)
@@ -87,7 +110,9 @@ def _finding(g: Graph, proc: Process, thread: Thread, pipes: List[Pipe]) -> Find
                "send a result or the exception from the producer, or use a timeout.")
     data = {"site": stacks.site(site), "reader": {"pid": proc.pid, "tid": thread.tid,
                        "site": stacks.site(site), "call": call},
-            "pipes": [p.inode for p in pipes], "writers": sorted(writers_all),
+            "pipes": [p.inode for p in pipes if p.label.startswith("pipe:")],
+            "sockets": [p.inode for p in pipes if p.label.startswith("socket:")],
+            "writers": sorted(writers_all),
             "reader_holds_write_end": self_writer,
             "dead_children": [c.pid for c in s.children_of(proc.pid) if c.state == "Z"]}
     return Finding(slug=SLUG, severity=Severity.ERROR, summary=summary,

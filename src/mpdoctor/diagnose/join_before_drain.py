@@ -5,7 +5,8 @@ blocked writing into a pipe that only the waiting process would read.
 that has put data cannot exit before the feeder has written all of it (``Queue._finalize_join``).
 If the one process that reads the queue is itself waiting in ``join()`` for that child, and the
 pipe is full, nothing can ever move again.  The same shape arises with ``SimpleQueue.put`` (the
-write happens in ``put`` itself) and with a plain ``Pipe`` or ``os.pipe``.
+write happens in ``put`` itself), with a plain ``Pipe`` or ``os.pipe``, and with a connected
+socket (a ``socketpair``, a loopback TCP connection) whose other end only the joiner holds.
 
 The proof is the kernel's: the joining thread waits for the child's exit (``wait4``, or under
 forkserver a ``poll`` on the exit-status pipe), the writer sleeps in ``write`` on the pipe, and
@@ -15,12 +16,12 @@ every holder of the pipe's read end is stuck (``mpdoctor.diagnose.waitfor``).
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Set, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import count, describe, fill, who
-from mpdoctor.diagnose.waitfor import Graph, pipe_of
+from mpdoctor.diagnose.waitfor import Graph, pipe_of, socket_of
 from mpdoctor.hooks import protocol
 from mpdoctor.model import Finding, Pipe, Process, Role, Severity, Thread, WaitKind
 
@@ -51,15 +52,27 @@ def awaited_children(g: Graph, proc: Process, thread: Thread) -> Set[int]:
     return set()
 
 
+def as_pipe(s, target: str) -> Optional[Pipe]:
+    """The channel a write waits on, as a pipe: a pipe itself, or a connected socket (a
+    socketpair, a loopback TCP connection) whose readers are the holders of its peer end."""
+    pipe = pipe_of(s, target)
+    if pipe is not None:
+        return pipe
+    sock = socket_of(s, target)
+    if sock is None or sock.peer is None or sock.listening or sock.outside:
+        return None
+    return Pipe(sock.inode, None, None, readers=sock.peer_holders, writers=sock.holders)
+
+
 def blocked_writers(g: Graph) -> List[Tuple[Process, Thread, Pipe]]:
-    """Stuck threads sleeping in ``write`` on a pipe."""
+    """Stuck threads sleeping in ``write`` on a pipe or a connected socket."""
     s = g.snapshot
     out = []
     for proc in s.processes:
         for t in proc.threads:
             if not g.is_stuck(proc.pid, t.tid) or t.wait.kind is not WaitKind.WRITE:
                 continue
-            pipe = pipe_of(s, t.wait.target)
+            pipe = as_pipe(s, t.wait.target)
             if pipe is not None:
                 out.append((proc, t, pipe))
     return out
@@ -94,11 +107,13 @@ def check(g: Graph) -> List[Finding]:
             if not ours:
                 continue
             by_pipe: Dict[int, List[Tuple[Process, Thread]]] = {}
+            channels: Dict[int, Pipe] = {}
             for wp, wt, pipe in ours:
                 by_pipe.setdefault(pipe.inode, []).append((wp, wt))
+                channels[pipe.inode] = pipe
             for inode, blocked in by_pipe.items():
                 used.add(inode)
-                pipe = s.pipe_by_inode[inode]
+                pipe = channels[inode]
                 f = _finding(g, proc, t, awaited, pipe, blocked)
                 # the whole knot is explained: every stuck process holding an end of the pipe
                 knot = set(f.pids) | {h.pid for h in pipe.readers + pipe.writers
@@ -114,7 +129,8 @@ def _finding(g: Graph, joiner: Process, jt: Thread, awaited: Set[int], pipe: Pip
     site = stacks.user_frame(jt)
     writer, wthread = blocked[0]
     is_feeder = bool(stacks.in_function(wthread, "multiprocessing/queues.py", ["_feed"]))
-    what = "queue" if is_feeder else "pipe"
+    is_socket = pipe.inode in s.socket_by_inode
+    what = "queue" if is_feeder else "socket" if is_socket else "pipe"
     stuck_children = sorted(pid for pid in awaited if g.process_stuck(pid))
     waited = stuck_children[0] if stuck_children else writer.pid
     pending = fill(pipe)
@@ -147,7 +163,8 @@ def _finding(g: Graph, joiner: Process, jt: Thread, awaited: Set[int], pipe: Pip
     readers = sorted({h.pid for h in pipe.readers})
     other_readers = [p for p in readers if p != joiner.pid]
     evidence.append(
-        f"pipe:[{pipe.inode}] {pending or 'fill level unknown'}; its read end is held by "
+        f"{'socket' if is_socket else 'pipe'}:[{pipe.inode}] {pending or 'fill level unknown'}; "
+        f"its {'other end' if is_socket else 'read end'} is held by "
         f"{who(s, joiner.pid)} (waiting in join, above)"
         + (f" and by {count(len(other_readers), 'other process')} ({_pids(other_readers)}), "
            "all stuck"

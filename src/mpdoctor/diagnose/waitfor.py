@@ -173,8 +173,9 @@ def _pipe_wakers(snapshot: Snapshot, target: str, want_read: bool,
 
 def _socket_wakers(snapshot: Snapshot, sock: Socket, target: str,
                    want_read: bool) -> Tuple[Optional[AbstractSet[Node]], str]:
-    """A connected unix socket: only the holders of the peer end can write to it (or read what
-    it sends); with no peer, or a peer outside the tree, anything can happen."""
+    """A connected socket (unix, or TCP/UDP with its peer on this host): only the holders of
+    the peer end can write to it (or read what it sends); with no peer, or a peer outside the
+    tree, anything can happen."""
     if sock.outside:
         return None, f"{target} is connected to the outside of the tree"
     if sock.listening:
@@ -183,7 +184,7 @@ def _socket_wakers(snapshot: Snapshot, sock: Socket, target: str,
         # a connection can come from any process of the tree that is still there
         return _everyone(snapshot), ""
     if sock.peer is None or sock.kind not in ("stream", "seqpacket", "dgram"):
-        return None, f"{target} is not a connected unix socket"
+        return None, f"{target} is not a connected socket of this host"
     if want_read and sock.pending:
         return None, f"{target} has data to read"
     if not sock.peer_holders:

@@ -167,6 +167,8 @@ class Snapshotter:
                     socks.add(sock)
         shared_keys = {w.shared_key for w in waits.values() if w.shared_key}
         unix = (sockets.unix_sockets() or {}) if socks else {}
+        if socks - set(unix):  # TCP or UDP: loopback peers of the tree are resolved too
+            unix = {**sockets.inet_sockets(), **unix}
         peers: Dict[int, int] = {}
         for i in socks:
             peer = unix[i].peer if i in unix else None

@@ -1,9 +1,13 @@
-"""Unix socket peers, from the kernel's sock_diag netlink interface.
+"""Socket peers: unix sockets from the kernel's sock_diag netlink interface, TCP and UDP from
+``/proc/net``.
 
 ``/proc/PID/fd/N`` says ``socket:[INODE]`` but not what the socket is connected to.  For unix
 sockets (``multiprocessing.Pipe()`` is a ``socketpair``) the kernel tells the peer's inode and
-the bytes queued, through a ``SOCK_DIAG_BY_FAMILY`` dump (no privilege needed).  Anything else
-(TCP, UDP, netlink) stays unresolved and counts as connected to the outside.
+the bytes queued, through a ``SOCK_DIAG_BY_FAMILY`` dump (no privilege needed).  For TCP and
+UDP, the peer is the socket of this host at the other end of the addresses (see
+:func:`inet_peers`), e.g. a loopback connection between two processes of the tree.  Anything
+else (a listener, an unconnected UDP socket, netlink) stays unresolved and counts as connected
+to the outside.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Dict, Iterable, Iterator, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from mpdoctor.fdtargets import socket_inode  # noqa: F401 - re-exported
 
@@ -104,3 +108,90 @@ def unix_sockets() -> Optional[Dict[int, UnixSocket]]:
         return None
     finally:
         s.close()
+
+
+# -- TCP and UDP on this host (/proc/net/tcp, tcp6, udp, udp6) --------------------------------
+
+INET_TABLES = (("tcp", socket.SOCK_STREAM), ("tcp6", socket.SOCK_STREAM),
+               ("udp", socket.SOCK_DGRAM), ("udp6", socket.SOCK_DGRAM))
+TCP_ESTABLISHED = 1
+TCP_LISTEN = 10
+#: an address none is bound or connected to, as /proc/net prints it
+_ANY = {"00000000", "00000000000000000000000000000000"}
+
+
+@dataclass(frozen=True)
+class InetEntry:
+    """One line of /proc/net/{tcp,udp}[6]: addresses as the kernel prints them (hex)."""
+
+    inode: int
+    type: int
+    state: int
+    local: Tuple[str, str]  # (address, port)
+    remote: Tuple[str, str]
+    rqueue: int
+    wqueue: int
+
+
+def parse_inet(text: str, stype: int) -> Iterator[InetEntry]:
+    """The lines of one /proc/net table (the header skipped, a bad line ignored)."""
+    for line in text.splitlines()[1:]:
+        f = line.split()
+        if len(f) < 10:
+            continue
+        try:
+            laddr, lport = f[1].split(":")
+            raddr, rport = f[2].split(":")
+            tx, rx = f[4].split(":")
+            yield InetEntry(int(f[9]), stype, int(f[3], 16), (laddr, lport), (raddr, rport),
+                            int(rx, 16), int(tx, 16))
+        except ValueError:
+            continue
+
+
+def inet_peers(entries: Iterable[InetEntry]) -> Dict[int, UnixSocket]:
+    """TCP and UDP sockets by inode, each with its peer's inode where the peer is a socket of
+    this host that only it can hear from:
+
+    * a TCP connection: the socket whose local and remote addresses are this one's, swapped
+      (the kernel delivers to that socket only);
+    * a connected UDP socket: it takes datagrams from its remote address only, so the peer is
+      the one socket bound to that address (or to any address on that port); none, or several,
+      and any process may bind or share it: no peer.
+
+    An unconnected UDP socket, a listening TCP socket, or one whose peer is not here has none:
+    it counts as reachable from outside."""
+    entries = list(entries)
+    by_pair: Dict[Tuple[int, Tuple[str, str], Tuple[str, str]], List[int]] = {}
+    by_port: Dict[Tuple[int, str], List[InetEntry]] = {}
+    for e in entries:
+        by_pair.setdefault((e.type, e.local, e.remote), []).append(e.inode)
+        by_port.setdefault((e.type, e.local[1]), []).append(e)
+    out: Dict[int, UnixSocket] = {}
+    for e in entries:
+        peer = None
+        if e.inode and e.remote[0] not in _ANY:
+            if e.type == socket.SOCK_STREAM:
+                found = by_pair.get((e.type, e.remote, e.local), [])
+                if e.state == TCP_ESTABLISHED and len(found) == 1:
+                    peer = found[0]
+            else:
+                bound = [b for b in by_port.get((e.type, e.remote[1]), [])
+                         if b.local[0] == e.remote[0] or b.local[0] in _ANY]
+                if len(bound) == 1 and bound[0].inode:
+                    peer = bound[0].inode
+        out[e.inode] = UnixSocket(e.inode, e.type, e.state, peer, e.rqueue, e.wqueue)
+    return out
+
+
+def inet_sockets(root: str = "/proc/net") -> Dict[int, UnixSocket]:
+    """TCP and UDP sockets of this network namespace by inode (see :func:`inet_peers`); empty
+    when the tables cannot be read."""
+    entries: List[InetEntry] = []
+    for name, stype in INET_TABLES:
+        try:
+            with open(f"{root}/{name}") as f:
+                entries.extend(parse_inet(f.read(), stype))
+        except OSError:
+            continue
+    return inet_peers(entries)
