@@ -13,13 +13,14 @@ polling (``get(timeout=...)`` in a loop), it cannot be proven, but the finding a
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import dead_children, describe, fill, listing, who
+from mpdoctor.diagnose.join_before_drain import awaited_children
 from mpdoctor.diagnose.waitfor import Graph, pipe_of
-from mpdoctor.model import Finding, Process, Severity, Thread, WaitKind
+from mpdoctor.model import Finding, Process, Role, Severity, Thread, WaitKind
 
 SLUG = slug("exit-blocked-by-child",
             "the script finished, but exit waits for a non-daemon child or a queue's feeder "
@@ -53,22 +54,57 @@ def check_unproven(g: Graph) -> List[Finding]:
 
 
 def _check(g: Graph, proven: bool) -> List[Finding]:
+    """The main process first; then, for a proven deadlock, any other process of the tree
+    whose work is done and whose exit is blocked the same way (a child's target returned, and
+    its exit waits for its own queue's feeder or its own non-daemon children)."""
     s = g.snapshot
-    root = s.root
-    main = root.main_thread if root else None
-    if root is None or main is None or not at_exit(main) or (root.pid, main.tid) in g.claimed:
-        return []
+    candidates = [s.root] if s.root is not None else []
+    if proven:
+        candidates += [p for p in s.processes if p is not s.root and p.role is Role.CHILD]
+    findings = []
+    for proc in candidates:
+        f = _one(g, proc, proven)
+        if f is not None:
+            findings.append(f)
+            g.claimed.update(f.explains)
+    return findings
+
+
+def _one(g: Graph, root: Process, proven: bool) -> Optional[Finding]:
+    main = root.main_thread
+    if main is None or not at_exit(main) or (root.pid, main.tid) in g.claimed:
+        return None
     if proven != g.is_stuck(root.pid, main.tid):
-        return []
+        return None
     if not main.wait.indefinite:
-        return []
+        return None
     if stacks.in_function(main, "multiprocessing/queues.py", ["_finalize_join"]):
         f = _feeder(g, root, main)
     else:
         f = _child(g, root, main, proven)
     if f is None:
-        return []
-    return [dataclasses.replace(f, explains=tuple((root.pid, t.tid) for t in root.threads))]
+        return None
+    explains = [(root.pid, t.tid) for t in root.threads]
+    if root is not g.snapshot.root:
+        # whoever only waits for this process to exit is explained with it
+        explains += [(p.pid, t.tid) for p, t in _waiting_for(g, root)]
+    return dataclasses.replace(f, explains=tuple(explains))
+
+
+def _work(s, proc: Process) -> str:
+    return "main program" if proc is s.root else "target function"
+
+
+def _joiners(g: Graph, proc: Process) -> List[str]:
+    """Who waits for ``proc`` to exit (its parent in join(), say)."""
+    return [describe(g.snapshot, p, t) for p, t in _waiting_for(g, proc)]
+
+
+def _waiting_for(g: Graph, proc: Process) -> List[Tuple[Process, Thread]]:
+    """The stuck threads that wait for ``proc`` to exit (wait4, or a forkserver's sentinel)."""
+    return [(p, t) for p in g.snapshot.processes for t in p.threads
+            if p is not proc and g.is_stuck(p.pid, t.tid)
+            and proc.pid in awaited_children(g, p, t)]
 
 
 def _feeder(g: Graph, root: Process, main: Thread) -> Optional[Finding]:
@@ -85,9 +121,10 @@ def _feeder(g: Graph, root: Process, main: Thread) -> Optional[Finding]:
                 + listing([f"{who(s, p)}{' itself' if p == root.pid else ' (stuck)'}"
                            for p in readers])]
     evidence.extend(dead_children(s, root.pid))
-    summary = (f"the main program of {who(s, root.pid)} has finished, but the interpreter cannot "
-               "exit: it waits for a queue's feeder thread to write data into a pipe that no "
-               "living process reads")
+    evidence.extend(_joiners(g, root))
+    summary = (f"the {_work(s, root)} of {who(s, root.pid)} has finished, but the interpreter "
+               "cannot exit: it waits for a queue's feeder thread to write data into a pipe "
+               "that no living process reads")
     data = {"site": stacks.site(stacks.user_frame(main)),
             "pid": root.pid, "waits_for": "feeder", "feeder_tid": feeder.tid,
             "pipe": pipe.inode if pipe else None, "readers": readers,
@@ -118,8 +155,8 @@ def _child(g: Graph, root: Process, main: Thread, proven: bool) -> Optional[Find
              "nobody will send), so this cannot be proven a deadlock, but it never ends by itself")
     evidence.append(f"{who(s, child.pid)} is not a daemon process, so the exit waits for it; "
                     f"{state}")
-    summary = (f"the main program of {who(s, root.pid)} has finished, but the interpreter cannot "
-               f"exit: it joins non-daemon {who(s, child.pid)}, which never ends")
+    summary = (f"the {_work(s, root)} of {who(s, root.pid)} has finished, but the interpreter "
+               f"cannot exit: it joins non-daemon {who(s, child.pid)}, which never ends")
     data = {"site": stacks.site(stacks.user_frame(main)), "pid": root.pid,
             "waits_for": "child", "child": child.pid, "proven": proven}
     return Finding(slug=SLUG, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
