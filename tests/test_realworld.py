@@ -46,6 +46,14 @@ KNOWN_SLUGS = EXISTING_SLUGS | NEW_SLUGS
 BUILT_SLUGS = {page.stem for page in
                (Path(__file__).parent.parent / "docs" / "diagnoses").glob("*.md")}
 ALL_CASES = "MPDOCTOR_REALWORLD_ALL"
+# cases of a diagnosis mpdoctor has, in a shape it cannot answer yet: expected to fail (strict:
+# the day one passes, this list must shrink)
+KNOWN_GAPS = {
+    "joblib_mp_backend_worker_killed":
+        "joblib's Parallel._retrieve naps in time.sleep(0.01) between status checks: mpdoctor "
+        "does not model that loop as a wait on the backend's callback thread, so the hang stays "
+        "a timeout without a finding",
+}
 # how many cases run at once (MPDOCTOR_REALWORLD_AHEAD overrides; 1: one by one)
 AHEAD = 4
 # every new slug, and these existing ones, must be the expected diagnosis of some case
@@ -186,6 +194,8 @@ def test_realworld_case(case: Path, method: str, tmp_path: Path, record_property
     reason = _skip_reason(meta, method) or _unbuilt(meta)
     if reason:
         pytest.skip(reason)
+    if case.name in KNOWN_GAPS:
+        request.applymarker(pytest.mark.xfail(reason=KNOWN_GAPS[case.name], strict=True))
     if "joblib" in script:
         pytest.importorskip("joblib", reason="the case needs joblib (in the test extra)")
     run = _AHEAD.result(request, case, method, tmp_path)
@@ -261,6 +271,10 @@ def test_case_json_is_well_formed(case: Path) -> None:
         assert isinstance(runs, dict) and set(runs) <= set(METHODS)
         for text in runs.values():
             assert isinstance(text, str) and text
+
+
+def test_known_gaps_are_cases() -> None:
+    assert set(KNOWN_GAPS) <= {case.name for case in CASES}
 
 
 def test_corpus_covers_every_diagnosis() -> None:
