@@ -67,8 +67,9 @@ _STDLIB_MARKERS = ("threading.py", "selectors.py") + tuple(
         "process", "util", "queues", "connection", "pool", "synchronize", "context", "spawn",
         "forkserver", "reduction", "resource_tracker", "managers", "popen_fork",
         "popen_spawn_posix", "popen_forkserver", "heap", "sharedctypes"))
-_OWN_MARKERS = ("mpdoctor/hooks/boot.py", "mpdoctor/hooks/channel.py",
-                "mpdoctor/pytest_plugin.py")
+_OWN_MARKERS = tuple(f"mpdoctor/hooks/{m}.py" for m in (
+    "boot", "channel", "errors", "queues", "pool", "processes", "timers", "origin")) + (
+    "mpdoctor/pytest_plugin.py",)
 
 
 def _strip(filename: str, suffix: str) -> Optional[str]:

@@ -64,3 +64,24 @@ def is_library(filename):
     if len(_cache) < 4096:
         _cache[filename] = result
     return result
+
+
+# -- where the user is ---------------------------------------------------------------------
+
+def user_site(frame):
+    """``file:line`` of the innermost user frame at or above ``frame``."""
+    depth = 0
+    while frame is not None and depth < 60:
+        code = frame.f_code
+        if not is_library(code.co_filename):
+            return "%s:%d" % (code.co_filename, frame.f_lineno)
+        frame = frame.f_back
+        depth += 1
+    return None
+
+
+def qualname(obj):
+    try:
+        return "%s.%s" % (obj.__module__, obj.__qualname__)
+    except Exception:
+        return type(obj).__name__

@@ -178,19 +178,19 @@ def _declare() -> None:
             _text("thread", "the thread that pickled", required=False),
             _int("pipe", "inode of the queue's pipe (for dropped items)", 0, INODE_MAX, null=True,
                  required=False),
-        ), "hooks/boot.py: _send_pickle_error()",
+        ), "hooks/errors.py: _send_pickle_error()",
             "when multiprocessing's pickler fails: seen in the feeder thread, traceback.print_exc, "
             "the excepthooks, or a Pool worker's MaybeEncodingError"),
         Kind(PUT_SITE, (
             _text("site", _site("of the put()"), null=False),
             _int("pipe", "inode of the queue's pipe", 0, INODE_MAX, null=True),
-        ), "hooks/boot.py: _SiteDeque.append",
+        ), "hooks/queues.py: _SiteDeque.append",
             "the first time a queue gets an item put from a given line (first 64 puts only)"),
         Kind(POOL_CALL, (
             _text("op", "the Pool method called (map, apply_async, imap...)", size=64),
             _int("job", "the job number the pool gave the call", 0, COUNT_MAX, null=True),
             _text("site", _site("of the call")),
-        ), "hooks/boot.py: the ApplyResult and IMapIterator constructors",
+        ), "hooks/pool.py: the ApplyResult and IMapIterator constructors",
             "for every map/apply/imap call on a Pool"),
         Kind(POOL_WORKER_EXIT, (
             _int("worker", "pid of the worker that exited", 1, PID_MAX),
@@ -204,30 +204,30 @@ def _declare() -> None:
                       _int("chunksize", "tasks per chunk", 0, COUNT_MAX, null=True),
                       _int("length", "items in the call", 0, COUNT_MAX, null=True),
                   )),
-        ), "hooks/boot.py: the Pool._join_exited_workers wrapper",
+        ), "hooks/pool.py: the Pool._join_exited_workers wrapper",
             "when the pool's worker handler finds a worker that exited with a non-zero code"),
         Kind(MAIN_GUARD, (
             _text("site", _site("of the process-starting code that ran at import")),
             _text("main", "the main module's file"),
-        ), "hooks/boot.py: _examine_main_guard()",
+        ), "hooks/errors.py: _examine_main_guard()",
             "when a spawned child dies re-running the main module's process-starting code"),
         Kind(THREAD_EXCEPTION, (
             _text("thread", "the thread's name"),
             _text("error", "the exception, 'Type: message'", null=False),
-        ), "hooks/boot.py: the threading excepthook wrapper",
+        ), "hooks/errors.py: the threading excepthook wrapper",
             "when a thread dies of an exception (a Pool's result handler, say)"),
         Kind(UNPICKLE_ERROR, (
             _text("op", "what could not be unpickled (Pool task, Process start, ...)",
                   null=False, size=64),
             _text("error", "the exception, 'Type: message'", null=False),
             _text("main", "the main module's file, as the child knows it"),
-        ), "hooks/boot.py: _examine_unpickling()",
+        ), "hooks/errors.py: _examine_unpickling()",
             "when a child dies unpickling what it was sent (a function defined under the "
             "main guard, say)"),
         Kind(STARTED_CHILD, (
             _int("child", "pid of the child this process has just started", 1, PID_MAX),
             _text("how", "how it was started", null=False, size=8, choices=("fork", "spawn")),
-        ), "hooks/boot.py: _after_fork_in_parent() and the spawnv_passfds wrapper",
+        ), "hooks/processes.py: after_fork_in_parent() and the spawnv_passfds wrapper",
             "in the parent, right after it forks or spawns a child: the watchdog then hears "
             "that child even when it has exited (and was reaped) before its events were read"),
     )}

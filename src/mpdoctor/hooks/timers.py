@@ -56,7 +56,7 @@ def _report(which):
         remaining, interval = _signal.getitimer(which)
         site = None
         try:
-            from mpdoctor.hooks.boot import _user_site
+            from mpdoctor.hooks.origin import user_site as _user_site
             site = _user_site(sys._getframe(2))
         except Exception:
             pass

@@ -1,0 +1,117 @@
+"""Processes (standard library only): the parent vouches for each child it starts
+(``started-child``, after a fork and around ``util.spawnv_passfds``), and the data pickled for
+a spawned or forkserver child carries the hooks along (the stowaway).  Patches:
+``patch_spawned`` (multiprocessing.util), ``patch_preparation`` (multiprocessing.spawn).
+"""
+
+import os
+import sys
+
+from mpdoctor.hooks import channel, protocol
+
+
+def _vouch(pid, how):
+    """Tell the watchdog that this process has just started child ``pid``: this process is
+    heard (the kernel vouches for it), so the child is too, even if it exits and is reaped
+    before the watchdog has read its events."""
+    if isinstance(pid, int) and pid > 0:
+        channel.send_closing(protocol.STARTED_CHILD, child=pid, how=how)
+
+
+def _newest_child():
+    """The child this thread forked last: the last pid of its children list (the kernel
+    appends a new child at the end); None when that cannot be read."""
+    try:
+        fd = os.open("/proc/thread-self/children", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        data = b""
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    pids = data.split()
+    return int(pids[-1]) if pids else None
+
+
+def after_fork_in_parent():
+    try:
+        _vouch(_newest_child(), "fork")
+    except Exception:
+        pass
+
+
+def patch_spawned(util):
+    """A spawned child (and the forkserver, and the resource tracker) is started through
+    ``util.spawnv_passfds``, which returns its pid: the parent vouches for it."""
+    import functools
+
+    real = util.spawnv_passfds
+
+    def spawnv_passfds(path, args, passfds):
+        pid = real(path, args, passfds)
+        try:
+            _vouch(pid, "spawn")
+        except Exception:
+            pass
+        return pid
+
+    functools.update_wrapper(spawnv_passfds, real)
+    util.spawnv_passfds = spawnv_passfds
+
+
+def patch_preparation(spawn):
+    """The stowaway: under spawn and forkserver, the data a child needs to prepare itself is
+    pickled for it (``spawn.get_preparation_data``) and unpickled first thing in the child.  One
+    more key there, which unpickles as "start the hooks", makes sure the child runs them even
+    if the environment variable was not passed on (a child started with a custom ``env``).
+    ``spawn.prepare()`` reads only the keys it knows.  Process objects stay as they are."""
+    import functools
+
+    real = spawn.get_preparation_data
+
+    def get_preparation_data(name):
+        try:
+            data = real(name)
+        except RuntimeError as exc:
+            # a child re-running the main module's process-starting code: said here, since a
+            # forkserver's child hands its error to sys.excepthook itself (no audit event)
+            try:
+                from mpdoctor.hooks.errors import _examine_main_guard
+                _examine_main_guard(exc, exc.__traceback__.tb_next, sys._getframe(1))
+            except Exception:
+                pass
+            raise
+        try:
+            from mpdoctor.hooks import boot
+            data["mpdoctor_hooks"] = _Stowaway(boot._installed["config"])
+        except Exception:
+            pass
+        return data
+
+    functools.update_wrapper(get_preparation_data, real)
+    spawn.get_preparation_data = get_preparation_data
+
+
+_STOWAWAY_CODE = (
+    "try:\n"
+    "    import mpdoctor.hooks.boot as b\n"
+    "    b.start_from(config)\n"
+    "except Exception:\n"
+    "    pass\n"
+)
+
+
+class _Stowaway:
+    """Unpickles as ``exec(code, {"config": ...})``: builtins only, so a child without mpdoctor
+    installed unpickles it as a harmless ``None``."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def __reduce__(self):
+        return exec, (_STOWAWAY_CODE, {"config": self.config})

@@ -1,0 +1,65 @@
+"""The hooks' patches: each applied once per module, only when that module is imported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from mpdoctor.hooks import boot
+
+SRC = Path(__file__).parent.parent / "src"
+
+
+def _run(code: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True, env={"PYTHONPATH": str(SRC)})
+    return json.loads(out.stdout)
+
+
+def test_every_patch_names_a_function_of_a_hooks_module():
+    import importlib
+
+    for module, patches in boot.PATCHES.items():
+        for patch in patches:
+            where, func = patch.split(":")
+            assert callable(getattr(importlib.import_module("mpdoctor.hooks." + where), func)), \
+                (module, patch)
+
+
+def test_a_patch_is_applied_once_even_when_the_hooks_start_twice():
+    code = """if True:
+        import json, sys
+        import multiprocessing.pool as mpool, multiprocessing.queues as queues
+        from mpdoctor.hooks import boot
+        boot._apply("multiprocessing.pool", mpool, boot.PATCHES["multiprocessing.pool"])
+        boot._apply("multiprocessing.queues", queues, boot.PATCHES["multiprocessing.queues"])
+        first = (mpool.ApplyResult.__init__, mpool.Pool._join_exited_workers, queues.is_exiting)
+        boot._apply("multiprocessing.pool", mpool, boot.PATCHES["multiprocessing.pool"])
+        boot._apply("multiprocessing.queues", queues, boot.PATCHES["multiprocessing.queues"])
+        again = (mpool.ApplyResult.__init__, mpool.Pool._join_exited_workers, queues.is_exiting)
+        print(json.dumps({"same": first == again,
+                          "wrapped": mpool.ApplyResult.__init__.__code__.co_filename,
+                          "marker": sorted(getattr(mpool, boot.MARKER))}))
+    """
+    got = _run(code)
+    assert got["same"] and got["wrapped"].endswith("mpdoctor/hooks/pool.py")
+    assert got["marker"] == sorted(boot.PATCHES["multiprocessing.pool"])
+
+
+def test_the_patch_modules_are_imported_only_with_the_module_they_patch():
+    code = """if True:
+        import json, sys
+        from mpdoctor.hooks import boot
+        boot.start_from({"v": 1, "addr": "/nonexistent/socket", "debug": False})
+        before = sorted(m for m in sys.modules if m.startswith("mpdoctor.hooks."))
+        import multiprocessing.pool
+        after = sorted(m for m in sys.modules if m.startswith("mpdoctor.hooks."))
+        print(json.dumps({"before": before, "after": after}))
+    """
+    got = _run(code)
+    # (errors.py comes with threading, which the interpreter may have imported already)
+    for lazy in ("mpdoctor.hooks.queues", "mpdoctor.hooks.pool", "mpdoctor.hooks.processes"):
+        assert lazy not in got["before"], got
+    assert "mpdoctor.hooks.pool" in got["after"] and "mpdoctor.hooks.errors" in got["after"]
