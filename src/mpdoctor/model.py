@@ -261,18 +261,6 @@ class Libraries:
 
 
 @dataclass(frozen=True)
-class EventCounts:
-    """What the watchdog did with the datagrams sent to its event socket (docs/json.md)."""
-
-    received: int = 0  # datagrams read
-    accepted: int = 0  # taken in as events (a timer's latest report replaces the one before)
-    #: datagrams not kept, by reason: foreign, gone, invalid, oversized, over_budget
-    rejected: Dict[str, int] = field(default_factory=dict)
-    lost: int = 0  # events the hooks could not send (their count rides on a later event)
-    kept_bytes: int = 0  # what the kept events are charged against the memory budget
-
-
-@dataclass(frozen=True)
 class Snapshot:
     root_pid: int
     processes: Tuple[Process, ...]
@@ -378,7 +366,7 @@ class Diagnosis:
     movable: Tuple[Link, ...] = ()
 
 
-from mpdoctor.outcome import Outcome, Verdict  # noqa: E402,F401 - re-exported
+from mpdoctor.outcome import EventCounts, Outcome, Verdict  # noqa: E402,F401 - re-exported
 
 
 @dataclass(frozen=True)
@@ -416,6 +404,8 @@ def dump(obj: Any) -> Any:
     """Turn a model object into JSON-ready data (dicts, lists, str, numbers)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: dump(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, EventCounts):
+        return {k: dump(v) for k, v in obj.asdict().items()}
     if isinstance(obj, enum.Enum):
         return obj.value
     if isinstance(obj, (list, tuple, frozenset, set)):

@@ -6,10 +6,42 @@ something to diagnose)."""
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 if TYPE_CHECKING:
-    from mpdoctor.model import Diagnosis, Event, EventCounts, Snapshot
+    from mpdoctor.model import Diagnosis, Event, Snapshot
+
+
+class EventCounts:
+    """What the watchdog did with the datagrams sent to its event socket (docs/json.md).  A
+    plain class: every run ends by reading it, and the model's dataclasses cost more to import
+    than a short script takes to run."""
+
+    __slots__ = ("received", "accepted", "rejected", "lost", "kept_bytes")
+
+    def __init__(self, received: int = 0, accepted: int = 0,
+                 rejected: Optional[Dict[str, int]] = None, lost: int = 0,
+                 kept_bytes: int = 0) -> None:
+        self.received = received  # datagrams read
+        #: taken in as events (a timer's latest report replaces the one before)
+        self.accepted = accepted
+        #: datagrams not kept, by reason: foreign, gone, invalid, oversized, over_budget
+        self.rejected: Dict[str, int] = dict(rejected or {})
+        #: events the hooks could not send (their count rides on a later event)
+        self.lost = lost
+        #: what the kept events are charged against the memory budget
+        self.kept_bytes = kept_bytes
+
+    def asdict(self) -> Dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EventCounts) and self.asdict() == other.asdict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "EventCounts(%s)" % ", ".join(f"{k}={v!r}" for k, v in self.asdict().items())
 
 
 class Verdict(str, enum.Enum):

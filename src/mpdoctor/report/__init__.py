@@ -4,30 +4,36 @@ except in ``print_report``; the CLI decides where things go."""
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
 if TYPE_CHECKING:
-    from mpdoctor.model import Diagnosis, EventCounts, Outcome, Snapshot
+    from mpdoctor.model import Diagnosis, Outcome, Snapshot
+    from mpdoctor.outcome import EventCounts
 
 
-@dataclass
 class Report:
-    """Everything a renderer needs, in one place."""
+    """Everything a renderer needs, in one place.  A plain class: every run ends by building
+    one, and ``dataclasses`` costs more to import than a short script takes to run."""
 
-    verdict: str  # "ok" | "failed" | "deadlock" | "timeout"
-    exit_code: int  # mpdoctor's own exit status
-    command: Tuple[str, ...] = ()
-    status: Optional[int] = None  # the script's exit code; -N when killed by signal N
-    diagnosis: Optional["Diagnosis"] = None
-    snapshot: Optional["Snapshot"] = None
-    duration: float = 0.0
-    proof_seconds: float = 0.0
-    timeout: Optional[float] = None
-    notes: List[str] = field(default_factory=list)
-    stopped: int = 0
-    #: what the hooks' event receiver did with what it was sent (None: no hooks)
-    events: Optional["EventCounts"] = None
+    def __init__(self, verdict: str, exit_code: int, command: Tuple[str, ...] = (),
+                 status: Optional[int] = None, diagnosis: Optional["Diagnosis"] = None,
+                 snapshot: Optional["Snapshot"] = None, duration: float = 0.0,
+                 proof_seconds: float = 0.0, timeout: Optional[float] = None,
+                 notes: Optional[List[str]] = None, stopped: int = 0,
+                 events: Optional["EventCounts"] = None) -> None:
+        self.verdict = verdict  # "ok" | "failed" | "deadlock" | "timeout"
+        self.exit_code = exit_code  # mpdoctor's own exit status
+        self.command = command
+        self.status = status  # the script's exit code; -N when killed by signal N
+        self.diagnosis = diagnosis
+        self.snapshot = snapshot
+        self.duration = duration
+        self.proof_seconds = proof_seconds
+        self.timeout = timeout
+        self.notes: List[str] = list(notes) if notes is not None else []
+        self.stopped = stopped
+        #: what the hooks' event receiver did with what it was sent (None: no hooks)
+        self.events = events
 
     @classmethod
     def of(cls, outcome: "Outcome", exit_code: int, command: Tuple[str, ...] = (),

@@ -14,7 +14,7 @@
   more: its datagrams are held (within ``MAX_HELD`` datagrams) until a process of the tree
   vouches for it (a ``started-child`` event: "I have just started that pid"), and counted as
   ``gone`` if none ever does.
-* Everything not kept is counted by reason (:class:`mpdoctor.model.EventCounts`, in the JSON
+* Everything not kept is counted by reason (:class:`mpdoctor.outcome.EventCounts`, in the JSON
   report).  A process of the tree whose event was lost that way counts as one without hooks
   from then on (its timers unknown), since the lost event may have been a timer's.
 * The reader thread catches everything per datagram, and :meth:`Receiver.close` returns within
@@ -37,7 +37,8 @@ from mpdoctor.debug import log
 from mpdoctor.hooks import protocol
 
 if TYPE_CHECKING:
-    from mpdoctor.model import Event, EventCounts
+    from mpdoctor.model import Event
+    from mpdoctor.outcome import EventCounts
 
 ENV = "MPDOCTOR_HOOKS"
 #: the most bytes of datagrams kept as events (each charged ``EVENT_OVERHEAD`` more)
@@ -309,7 +310,7 @@ class Receiver:
             return {e[0] for e in self._events if e is not None}
 
     def counts(self) -> "EventCounts":
-        from mpdoctor.model import EventCounts
+        from mpdoctor.outcome import EventCounts
         with self._lock:
             rejected = dict(self.rejected)
             rejected[GONE] += self._held_count  # (nobody vouched for them, so far)
