@@ -122,6 +122,16 @@ def kill_tagged(tag: str) -> List[int]:
     return _kill(tagged_pids(tag))
 
 
+def outlived(tag: str, grace: float = 10.0) -> List[int]:
+    """After a pytest session ended: the tagged processes still there once ``grace`` seconds
+    have passed (killed, by pid).  A forkserver or a resource tracker ends by itself when the
+    session's end closes its pipe, a moment after the session: that is not a leftover."""
+    deadline = time.monotonic() + grace
+    while tagged_pids(tag) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return kill_tagged(tag)
+
+
 def tagged_env(tag: str, base: Optional[dict] = None) -> dict:
     env = dict(os.environ if base is None else base)
     env[TAG] = tag

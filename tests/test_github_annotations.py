@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import DEADLOCK, FIXTURES, REPRO, ROOT, kill_tagged, load_fixture, run_check
+from conftest import DEADLOCK, FIXTURES, REPRO, ROOT, load_fixture, outlived, run_check
 from mpdoctor.diagnose import diagnose
 from mpdoctor.model import Finding, Severity
 from mpdoctor.report import github
@@ -187,7 +187,7 @@ def test_plugin_annotates_in_the_summary(pytester, monkeypatch, extra):
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--mpdoctor", *extra,
                                                timeout=120)
     finally:
-        left = kill_tagged(tag)
+        left = outlived(tag)
     assert not left, f"processes of the session outlived it: {left}"
     result.assert_outcomes(failed=1, passed=1)
     lines = [line for line in result.stdout.lines if line.startswith("::")]
@@ -210,7 +210,7 @@ def test_plugin_outside_github_actions_prints_none(pytester, monkeypatch):
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--mpdoctor",
                                                timeout=120)
     finally:
-        left = kill_tagged(tag)
+        left = outlived(tag)
     assert not left
     result.assert_outcomes(failed=1, passed=1)
     assert not [line for line in result.stdout.lines if line.startswith("::")]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import chromium
-from conftest import (DEADLOCK, FIXTURES, REPRO, ROOT, USAGE, kill_tagged, load_fixture,
+from conftest import (DEADLOCK, FIXTURES, REPRO, ROOT, USAGE, load_fixture, outlived,
                       run_check)
 from mpdoctor.diagnose import diagnose
 from mpdoctor.model import Holder, Snapshot
@@ -487,7 +487,7 @@ def test_plugin_writes_one_page_per_failing_test(pytester, monkeypatch):
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--mpdoctor",
                                                "--mpdoctor-html", "reports", timeout=120)
     finally:
-        left = kill_tagged(tag)
+        left = outlived(tag)
     assert not left, f"processes of the session outlived it: {left}"
     result.assert_outcomes(failed=1, passed=1)
     pages = sorted((pytester.path / "reports").iterdir())
