@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import socket
 import struct
-import tempfile
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
@@ -70,18 +68,44 @@ _FD = struct.Struct("i")
 Member = Callable[[int], Optional[bool]]
 
 
+def _temp_bases() -> List[str]:
+    """Where temporary files go, in tempfile.gettempdir()'s order (TMPDIR, TEMP, TMP, then the
+    usual places), without importing tempfile (the watch starts before the script does)."""
+    bases = [os.environ[name] for name in ("TMPDIR", "TEMP", "TMP") if os.environ.get(name)]
+    return bases + ["/tmp", "/var/tmp", "/usr/tmp", "/dev/shm"]
+
+
 def _private_dir() -> str:
     """A new directory only this user can enter, short enough for a socket path inside it."""
-    errors = []
-    for base in (tempfile.gettempdir(), "/tmp", "/dev/shm"):
-        # mkdtemp adds 8 characters to the prefix; the socket is "s" inside
+    errors: List[OSError] = []
+    for base in _temp_bases():
+        # 8 random characters after the prefix; the socket is "s" inside
         if len(os.fsencode(base)) + len("/mpdoctor-12345678/s") > MAX_PATH:
             continue
-        try:
-            return tempfile.mkdtemp(prefix="mpdoctor-", dir=base)  # mode 0700
-        except OSError as err:
-            errors.append(err)
+        for _ in range(10):
+            path = os.path.join(os.path.abspath(base), "mpdoctor-" + os.urandom(4).hex())
+            try:
+                os.mkdir(path, 0o700)
+                return path
+            except FileExistsError:
+                continue
+            except OSError as err:
+                errors.append(err)
+                break
     raise OSError(f"no directory for the event socket: {errors or 'every path is too long'}")
+
+
+def _remove_dir(path: str) -> None:
+    """The socket's directory and what is in it (the socket), errors ignored."""
+    try:
+        for name in os.listdir(path):
+            try:
+                os.unlink(os.path.join(path, name))
+            except OSError:
+                pass
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 class Receiver:
@@ -112,7 +136,7 @@ class Receiver:
                 self.sock.close()
                 raise
         except BaseException:
-            shutil.rmtree(self.dir, ignore_errors=True)
+            _remove_dir(self.dir)
             raise
         # (kind, pid, time, data, cost) or None where a kept event was given up; turned into
         # Events only when asked for (keeps start-up light)
@@ -349,7 +373,7 @@ class Receiver:
             os.unlink(self.addr)
         except OSError:
             pass
-        shutil.rmtree(self.dir, ignore_errors=True)
+        _remove_dir(self.dir)
 
 
 def _sender(ancdata: List[Tuple[int, int, bytes]]) -> Tuple[Optional[int], bool]:
