@@ -19,6 +19,7 @@ from mpdoctor.hooks import protocol
 from mpdoctor.model import Event
 from mpdoctor.observe import timers
 from mpdoctor.report import Report, console, github, html, jsonreport
+from mpdoctor.run import engine
 
 # one snapshot per rule that reads events: pool-worker-died (pool-worker-exit),
 # pool-result-handler-died (thread-exception), join-before-drain (put-site), a stuck get()
@@ -74,6 +75,13 @@ def test_the_nastiest_valid_events_never_raise_in_a_rule_or_a_renderer(name, dat
     verdict = "deadlock" if diagnosis.deadlock else "timeout"
     render_everything(Report(verdict=verdict, exit_code=86, diagnosis=diagnosis, snapshot=snap,
                              timeout=1.0, notes=["n"]))
+    # the same events when the script failed: what failed first
+    crashed = engine.events_only(snap.events, failed=True)
+    if crashed is not None:
+        assert {f.slug for f in crashed.findings} <= {
+            "unpicklable-payload", "feeder-dropped-item", "missing-main-guard",
+            "broken-process-pool", "child-exception", "process-killed"}
+        render_everything(Report(verdict="failed", exit_code=1, status=1, diagnosis=crashed))
 
 
 def test_the_rules_do_read_the_events_given_to_them():

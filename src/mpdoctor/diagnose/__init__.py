@@ -77,6 +77,15 @@ def diagnose_events(events: Sequence[Event], linked: Sequence[Event] = ()) -> Li
     return out
 
 
+def diagnose_crash(events: Sequence[Event], found: Sequence[Finding] = ()) -> List[Finding]:
+    """When the script failed: what failed first in the tree, from the hooks' events (``found``:
+    what the events already explained, which a crash rule may leave alone)."""
+    out: List[Finding] = []
+    for r in registry.rules(Phase.CRASH):
+        out.extend(_complete(f) for f in r.func(events, tuple(found) + tuple(out)))
+    return out
+
+
 def diagnose(snapshot: Snapshot) -> Diagnosis:
     with stacks.using(snapshot):
         return _diagnose(snapshot)

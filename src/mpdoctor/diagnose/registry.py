@@ -42,6 +42,9 @@ class Phase(str, enum.Enum):
     UNPROVEN = "unproven"
     #: from the hooks' events alone, whatever the verdict (an exit 0 included)
     EVENTS = "events"
+    #: from the hooks' events, when the script failed (exited non-zero, or was killed): what
+    #: failed first in the tree
+    CRASH = "crash"
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,8 @@ PATCHES = {
     "multiprocessing.pool": ("errors:patch_result_errors", "pool:patch_pool"),
     "multiprocessing.spawn": ("processes:patch_preparation",),
     "multiprocessing.util": ("processes:patch_spawned",),
+    "multiprocessing.popen_fork": ("processes:patch_exits",),
+    "multiprocessing.popen_forkserver": ("processes:patch_exits",),
     "traceback": ("errors:patch_print_exc",),
     "threading": ("errors:patch_thread_excepthook",),
     "signal": ("timers:patch_signal",),

@@ -221,6 +221,12 @@ def patch_print_exc(traceback):
             exc_type, exc, tb = sys.exc_info()
             _examine(exc, tb)
             _examine_unpickling(exc, tb)
+            caller = sys._getframe(1)
+            if (caller.f_code.co_name == "_bootstrap" and exc is not None
+                    and caller.f_code.co_filename.endswith("multiprocessing/process.py")):
+                # a Process's target raised: multiprocessing prints it, the child exits 1
+                process = caller.f_locals.get("self")
+                _send_uncaught(exc, tb, "target", getattr(process, "name", None))
         except Exception:
             pass
         return real_print_exc(limit=limit, file=file, chain=chain)
@@ -241,8 +247,42 @@ def audit(event, args):
         _examine_unpickling(exc, tb)
         if isinstance(exc, RuntimeError):
             _examine_main_guard(exc, tb)
+        _send_uncaught(exc, tb, "top")
     except Exception:
         pass
+
+
+#: the names of the exceptions that carry a worker's traceback as __cause__ (Pool,
+#: concurrent.futures, loky)
+_REMOTE = ("RemoteTraceback", "_RemoteTraceback")
+
+
+def _send_uncaught(exc, tb, where, process=None):
+    """Tell the watchdog which exception ended this interpreter (``top``) or a Process's target
+    (``target``), where it was raised, and the worker's traceback it carries, if any."""
+    if exc is None:
+        return
+    try:
+        message = str(exc)
+    except Exception:
+        message = "(its message could not be read)"
+    error = "%s: %s" % (type(exc).__name__, message) if message else type(exc).__name__
+    types = " ".join(c.__name__ for c in type(exc).__mro__ if c is not object)[:1024]
+    site = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if not _is_library(code.co_filename):
+            site = "%s:%d" % (code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    remote = None
+    cause = getattr(exc, "__cause__", None)
+    if cause is not None and type(cause).__name__ in _REMOTE:
+        try:
+            remote = str(cause).strip().strip('"').strip()[-protocol.MAX_TEXT:]
+        except Exception:
+            remote = None
+    channel.send(protocol.UNCAUGHT, where=where, error=error, types=types, site=site,
+                 process=process[:256] if isinstance(process, str) else None, remote=remote)
 
 
 def patch_thread_excepthook(threading):

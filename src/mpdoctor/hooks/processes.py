@@ -115,3 +115,28 @@ class _Stowaway:
 
     def __reduce__(self):
         return exec, (_STOWAWAY_CODE, {"config": self.config})
+
+
+def patch_exits(popen):
+    """``Popen.poll`` (popen_fork's, which spawn's inherits, and popen_forkserver's): the first
+    time a child's exit code is known and non-zero, the parent says so (``child-exit``).  One
+    comparison more per poll; the event is sent once per child."""
+    import functools
+
+    cls = getattr(popen, "Popen", None)
+    real = cls.__dict__.get("poll") if cls is not None else None
+    if real is None:
+        return
+
+    def poll(self, *args, **kwargs):
+        had = self.returncode
+        code = real(self, *args, **kwargs)
+        if had is None and code:
+            try:
+                channel.send(protocol.CHILD_EXIT, child=self.pid, exitcode=code)
+            except Exception:
+                pass
+        return code
+
+    functools.update_wrapper(poll, real)
+    cls.poll = poll

@@ -48,6 +48,8 @@ MAIN_GUARD = "main-guard"
 THREAD_EXCEPTION = "thread-exception"
 UNPICKLE_ERROR = "unpickle-error"
 STARTED_CHILD = "started-child"
+UNCAUGHT = "uncaught"
+CHILD_EXIT = "child-exit"
 
 # field types
 TEXT = "text"
@@ -230,6 +232,27 @@ def _declare() -> None:
         ), "hooks/processes.py: after_fork_in_parent() and the spawnv_passfds wrapper",
             "in the parent, right after it forks or spawns a child: the watchdog then hears "
             "that child even when it has exited (and was reaped) before its events were read"),
+        Kind(UNCAUGHT, (
+            _text("where", "what ended with it: the interpreter (an exception that reached "
+                  "sys.excepthook) or a multiprocessing Process's target", null=False,
+                  size=8, choices=("top", "target")),
+            _text("error", "the exception, 'Type: message'", null=False),
+            _text("types", "the exception's classes, most derived first, space-separated",
+                  null=False, size=1024),
+            _text("site", _site("where it was raised")),
+            _text("process", "the multiprocessing Process's name", size=256),
+            _text("remote", "the traceback of the process it came from, when it was re-raised "
+                  "here (a Pool worker's, a ProcessPoolExecutor worker's): its last lines"),
+        ), "hooks/errors.py: audit() and the traceback.print_exc wrapper",
+            "when an exception ends the interpreter, or a Process's target (multiprocessing "
+            "prints it and the child exits with status 1)"),
+        Kind(CHILD_EXIT, (
+            _int("child", "pid of the child", 1, PID_MAX),
+            _int("exitcode", "its exit code as multiprocessing gives it: -N for signal N",
+                 -128, 255),
+        ), "hooks/processes.py: the Popen.poll wrappers",
+            "in the parent, the first time it learns that a child it started with "
+            "multiprocessing ended with a non-zero exit code"),
     )}
     _ENVELOPE = {f.name: f for f in ENVELOPE}
 

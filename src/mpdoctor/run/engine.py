@@ -12,7 +12,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import os
 
-from mpdoctor.diagnose import diagnose, diagnose_events
+from mpdoctor.diagnose import diagnose, diagnose_crash, diagnose_events
 from mpdoctor.model import Diagnosis, Dump, Event, Process, PyThread, Snapshot, Verdict
 from mpdoctor.observe.pyspy import Dumper
 from mpdoctor.observe.snapshot import with_stacks
@@ -101,8 +101,11 @@ def copied(snapshot: Snapshot, dumps: Dict[int, Dump], like: Dict[int, int]) -> 
     return out
 
 
-def events_only(events: Sequence[Event]) -> Optional[Diagnosis]:
+def events_only(events: Sequence[Event], failed: bool = False) -> Optional[Diagnosis]:
     """What the hooks' events alone say when the script ended by itself (a pickling error, a
-    dropped item, a missing main guard); None when they say nothing."""
-    findings = tuple(diagnose_events(events))
-    return Diagnosis(False, (), findings, ()) if findings else None
+    dropped item, a missing main guard; and, when it ``failed``, what failed first in the
+    tree); None when they say nothing."""
+    findings = list(diagnose_events(events))
+    if failed:
+        findings.extend(diagnose_crash(events, findings))
+    return Diagnosis(False, (), tuple(findings), ()) if findings else None

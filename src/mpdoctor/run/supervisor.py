@@ -70,6 +70,8 @@ SENTINEL = (
 
 #: the hooks' events that can make a finding in a run that ended by itself
 FINDING_EVENTS = (protocol.PICKLE_ERROR, protocol.MAIN_GUARD, protocol.UNPICKLE_ERROR)
+#: and, when the script failed, these (what failed first in the tree)
+CRASH_EVENTS = (protocol.UNCAUGHT, protocol.CHILD_EXIT)
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
              signal.SIGUSR2)
@@ -357,13 +359,15 @@ class Supervisor:
             self.receiver.close()
             counts = outcome.event_counts = self.receiver.counts()
             log("run", f"events from the hooks: {counts}")
-            if outcome.diagnosis is not None or self.receiver.kinds() & set(FINDING_EVENTS):
+            failed = outcome.verdict.value == "failed"
+            wanted = set(FINDING_EVENTS) | (set(CRASH_EVENTS) if failed else set())
+            if outcome.diagnosis is not None or self.receiver.kinds() & wanted:
                 # (most runs only said hello: then neither the events nor the diagnosis
                 # machinery are even loaded)
                 outcome.events = self.receiver.snapshot()
             if outcome.diagnosis is None and outcome.events:
                 from mpdoctor.run import engine
-                outcome.diagnosis = engine.events_only(outcome.events)
+                outcome.diagnosis = engine.events_only(outcome.events, failed=failed)
             if counts.lost and (outcome.verdict in ("deadlock", "timeout") or outcome.events):
                 outcome.notes.append(f"{counts.lost} events from the hooks were lost "
                                      "(the report may miss a put site or a pickling error)")

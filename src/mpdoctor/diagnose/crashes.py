@@ -1,0 +1,233 @@
+"""What failed first, when the script failed: ``broken-process-pool``, ``child-exception`` and
+``process-killed``, from the hooks' events alone (the tree is gone by then).
+
+The hooks tell
+
+* ``uncaught``: the exception that ended an interpreter (``where: top``) or a multiprocessing
+  Process's target (``target``: multiprocessing prints it and the child exits with status 1),
+  with the classes of the exception, where it was raised, and the traceback of the worker it
+  came from when it was re-raised (a Pool's ``RemoteTraceback``, a ProcessPoolExecutor's);
+* ``child-exit``: a parent learned that a child it started ended with a non-zero exit code
+  (``-N``: killed by signal N).
+
+One finding per failure, the first failure first: a pool that broke (its dead workers are its
+evidence, not findings of their own), then exceptions raised in children, then children killed
+by a signal.  A script that fails in its own code, with no child involved, gets none: its
+traceback already says everything.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from typing import Iterable, List, Optional, Sequence, Set, Tuple
+
+from mpdoctor.diagnose.registry import Phase, rule, slug
+from mpdoctor.hooks import protocol
+from mpdoctor.model import Event, Finding, Severity
+
+BROKEN = slug("broken-process-pool",
+              "a process pool broke: a worker died (killed, or its initializer failed) and "
+              "the pool raised `BrokenProcessPool`", "broken_process_pool/fix_load_in_parent.py")
+RAISED = slug("child-exception",
+              "an exception raised in a child process made the script fail",
+              "child_exception/fix_report_errors.py")
+KILLED = slug("process-killed",
+              "a child process was killed by a signal (a crash in native code, or SIGKILL)",
+              "process_killed/fix_valid_pointer.py")
+
+#: the signals that end a process that did not ask for it: a crash in native code, or SIGKILL
+#: (the out-of-memory killer, say).  SIGTERM, SIGINT and SIGHUP are how programs stop their
+#: children (Process.terminate(), a Pool's terminate() on the way out of a with block)
+CRASH_SIGNALS = {int(getattr(signal, name)) for name in (
+    "SIGKILL", "SIGSEGV", "SIGBUS", "SIGABRT", "SIGFPE", "SIGILL", "SIGSYS", "SIGXCPU",
+    "SIGXFSZ") if hasattr(signal, name)}
+#: a frame line of a formatted traceback
+_FRAME = re.compile(r'^\s*File "([^"]+)", line (\d+)', re.M)
+#: paths of the Python installation and its packages, in a traceback's text
+_LIBRARY = re.compile(r"/lib/python\d[^/]*/|/site-packages/|/dist-packages/|^<")
+
+
+def signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
+
+
+def _exit_text(code: int) -> str:
+    if code < 0:
+        name = signal_name(-code)
+        why = {"SIGKILL": " (sent by another process, or by the kernel's out-of-memory killer)",
+               "SIGSEGV": " (a crash in native code: a C extension, ctypes)",
+               "SIGABRT": " (an abort in native code: a failed assertion in a C library)",
+               "SIGBUS": " (a crash in native code)"}.get(name, "")
+        return f"was killed by {name}{why}, exit code {code}"
+    return f"exited with status {code}"
+
+
+def remote_frame(text: str, hint: Optional[str] = None) -> Optional[str]:
+    """The user's line (file:line) in a worker's formatted traceback: the innermost frame
+    outside the Python installation and its packages (in ``hint``'s file, if any is)."""
+    frames = [(path, int(line)) for path, line in _FRAME.findall(text)]
+    user = [f for f in frames if not _LIBRARY.search(f[0])]
+    if hint:
+        same = [f for f in user if f[0] == hint.rsplit(":", 1)[0]]
+        user = same or user
+    return f"{user[-1][0]}:{user[-1][1]}" if user else None
+
+
+def remote_error(text: str) -> Optional[str]:
+    """The exception line of a formatted traceback (its last non-blank line)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else None
+
+
+def _uncaught(events: Iterable[Event], where: str) -> List[Event]:
+    return sorted((e for e in events if e.kind == protocol.UNCAUGHT
+                   and e.data.get("where") == where), key=lambda e: e.at)
+
+
+def _exits(events: Iterable[Event]) -> List[Event]:
+    return sorted((e for e in events if e.kind == protocol.CHILD_EXIT), key=lambda e: e.at)
+
+
+def _types(e: Event) -> Set[str]:
+    return set(str(e.data.get("types") or "").split())
+
+
+def _at(site: Optional[str]) -> str:
+    return f" at {site}" if site else ""
+
+
+@rule(Phase.CRASH, 10, (BROKEN, RAISED, KILLED))
+def first_failure(events: Sequence[Event], found: Sequence[Finding] = ()) -> List[Finding]:
+    findings: List[Tuple[float, Finding]] = []
+    exits = _exits(events)
+    covered: Set[int] = set()  # children a finding already accounts for
+    for e in _uncaught(events, "top"):
+        if "BrokenProcessPool" in _types(e):
+            findings.append((e.at, _broken(e, exits)))
+            covered.update(int(x.data["child"]) for x in exits)
+            break
+    for e in _uncaught(events, "top"):
+        remote = e.data.get("remote")
+        if remote and "BrokenProcessPool" not in _types(e):
+            findings.append((e.at, _reraised(e, str(remote))))
+            break
+    targets = _uncaught(events, "target")
+    if targets:
+        first = targets[0]
+        findings.append((first.at, _target(first, targets, exits)))
+        covered.update(e.pid for e in targets)
+    killed = [x for x in exits if -int(x.data["exitcode"]) in CRASH_SIGNALS
+              and int(x.data["child"]) not in covered]
+    if killed:
+        findings.append((killed[0].at, _killed(killed)))
+    return [f for _, f in sorted(findings, key=lambda pair: pair[0])]
+
+
+def _broken(e: Event, exits: List[Event]) -> Finding:
+    error = str(e.data.get("error"))
+    site = e.data.get("site")
+    evidence = [f"process {e.pid} failed{_at(site)} with {error}"]
+    dead = [(int(x.data["child"]), int(x.data["exitcode"]), x.pid) for x in exits]
+    for child, code, parent in dead[:5]:
+        evidence.append(f"worker {child} (a child of process {parent}) {_exit_text(code)}")
+    if len(dead) > 5:
+        evidence.append(f"... and {len(dead) - 5} more workers that exited with an error")
+    if not dead:
+        evidence.append("no worker was seen ending with an error code: a worker whose "
+                        "initializer raised ends this way (its traceback, after 'Exception in "
+                        "initializer', is on stderr), as does one that called os._exit(0); "
+                        "a pool that is not multiprocessing's own (loky's) gives its workers' "
+                        "exit codes in the error above")
+    killed = [code for _, code, _ in dead if code < 0]
+    summary = (f"a process pool broke{_at(site)}: one of its workers died "
+               + (f"({_exit_text(killed[0])})" if killed else "before returning its result")
+               + f", and the pool raised {error.split(':', 1)[0]}")
+    fix = ("A broken pool cannot be used any more: find out why the worker died. A worker "
+           "killed by SIGKILL is usually the kernel's out-of-memory killer (see `dmesg`, "
+           "the container's memory limit): use fewer workers or smaller tasks. An initializer "
+           "that raises kills every worker it starts: catch and report errors inside it. A "
+           "crash in native code (SIGSEGV) needs faulthandler in the worker to show where. "
+           "Then create a new pool, or catch BrokenProcessPool and retry the lost tasks.")
+    return Finding(
+        slug=BROKEN, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
+        fix=fix, docs=f"docs/diagnoses/{BROKEN}.md",
+        pids=tuple(sorted({e.pid, *(child for child, _, _ in dead)})),
+        data={"site": site, "pid": e.pid, "error": error,
+              "workers": [{"pid": child, "exitcode": code, "parent": parent}
+                          for child, code, parent in dead]})
+
+
+def _reraised(e: Event, remote: str) -> Finding:
+    site = e.data.get("site")
+    where = remote_frame(remote, site)
+    error = remote_error(remote) or str(e.data.get("error"))
+    summary = (f"a worker process raised {error}{_at(where)}; process {e.pid} re-raised it"
+               f"{_at(site)} and failed")
+    evidence = [f"process {e.pid} ended with {e.data.get('error')}{_at(site)}",
+                "it was raised in a worker process and sent back with its traceback, whose "
+                "last lines are:"]
+    evidence.extend("    " + line for line in remote.strip().splitlines()[-8:])
+    fix = ("The worker's exception is the error to fix (its traceback above). To keep going "
+           "when a task fails, catch the exception inside the task and return an error value, "
+           "or collect results one by one (apply_async/submit and .get()/.result() in a "
+           "try block) so one failing task does not end the whole map().")
+    return Finding(
+        slug=RAISED, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
+        fix=fix, docs=f"docs/diagnoses/{RAISED}.md", pids=(e.pid,),
+        data={"site": where or site, "pid": e.pid, "error": error, "reraised_at": site,
+              "worker_site": where})
+
+
+def _target(first: Event, targets: List[Event], exits: List[Event]) -> Finding:
+    site = first.data.get("site")
+    name = first.data.get("process")
+    error = str(first.data.get("error"))
+    who = f"child {first.pid}" + (f" ({name})" if name else "")
+    summary = f"{who} raised {error}{_at(site)}, and the script failed"
+    evidence = [f"{who}: its target raised {error}{_at(site)}; multiprocessing printed the "
+                "traceback to stderr and the child exited with status 1"]
+    for x in exits:
+        if int(x.data["child"]) == first.pid:
+            evidence.append(f"process {x.pid}, its parent, saw it exit with status "
+                            f"{x.data['exitcode']}")
+    others = sorted({e.pid for e in targets[1:]})
+    if others:
+        evidence.append(f"{len(others)} more children raised too: "
+                        + ", ".join(map(str, others[:10])))
+    fix = ("Fix the exception in the child (its traceback is on stderr, above). To make the "
+           "parent report it instead of a bare exit code, catch it in the child and send it "
+           "back (a Queue or Pipe), or use a Pool/ProcessPoolExecutor, whose result re-raises "
+           "the worker's exception with its traceback in the parent.")
+    return Finding(
+        slug=RAISED, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
+        fix=fix, docs=f"docs/diagnoses/{RAISED}.md",
+        pids=tuple(sorted({e.pid for e in targets})),
+        data={"site": site, "pid": first.pid, "process": name, "error": error,
+              "children": sorted({e.pid for e in targets})})
+
+
+def _killed(killed: List[Event]) -> Finding:
+    first = killed[0]
+    child, code = int(first.data["child"]), int(first.data["exitcode"])
+    summary = f"child {child} {_exit_text(code)}, and the script failed"
+    evidence = [f"process {x.pid} saw its child {x.data['child']} end: it "
+                f"{_exit_text(int(x.data['exitcode']))}" for x in killed[:5]]
+    if len(killed) > 5:
+        evidence.append(f"... and {len(killed) - 5} more children killed by a signal")
+    fix = ("A signal ended the child before Python could report anything. For SIGSEGV or "
+           "SIGABRT, run the child with faulthandler enabled (`python -X faulthandler`, or "
+           "faulthandler.enable() at the top of its target) to see the native crash's Python "
+           "stack; for SIGKILL, look for the out-of-memory killer (`dmesg`) or whoever sent "
+           "it. Check `p.exitcode` after `join()`: a negative value is the signal's number.")
+    return Finding(
+        slug=KILLED, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
+        fix=fix, docs=f"docs/diagnoses/{KILLED}.md",
+        pids=tuple(sorted({int(x.data["child"]) for x in killed})),
+        data={"site": None, "pid": child, "exitcode": code,
+              "signal": signal_name(-code),
+              "children": [{"pid": int(x.data["child"]), "exitcode": int(x.data["exitcode"]),
+                            "parent": x.pid} for x in killed]})
