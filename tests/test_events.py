@@ -260,6 +260,61 @@ def test_a_process_that_lost_an_event_counts_as_one_without_hooks(receiver):
     assert ME not in timers.hook_facts(receiver.snapshot())
 
 
+@pytest.mark.parametrize("timers_dropped,unsure", [(0, False), (1, True), (None, True)])
+def test_only_a_lost_timer_event_hides_a_processs_timers(receiver, timers_dropped, unsure):
+    """The hooks say how many of the lost events were about timers (hello, timer); a put site
+    or a pool call lost hides nothing from the proof.  Without that count (older hooks),
+    every lost event may have been a timer's."""
+    from mpdoctor.observe import timers
+
+    s = sender(receiver.addr)
+    s.send(event(protocol.HELLO))
+    extra = {} if timers_dropped is None else {"timers_dropped_before": timers_dropped}
+    s.send(event(dropped_before=3, **extra))
+    wait_for(lambda: receiver.counts().accepted == 2)
+    assert receiver.counts().lost == 3
+    assert (ME not in timers.hook_facts(receiver.snapshot())) is unsure
+
+
+def test_a_hello_waits_for_room_and_other_events_give_up(tmp_path, monkeypatch):
+    """The watchdog's queue is full (net.unix.max_dgram_qlen, often 10): a put site gives up
+    after WAIT and is counted as dropped (not about a timer); a hello waits up to HELLO_WAIT
+    and gets through once the reader catches up."""
+    addr = str(tmp_path / "s")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(addr)
+    monkeypatch.setattr(channel, "_state", dict(channel._state, dead=False, dropped=0,
+                                                timers_dropped=0))
+    channel.configure(addr)
+    try:
+        filler = sender(addr)
+        filler.setblocking(False)
+        queued = 0
+        try:
+            while queued < 10_000:
+                filler.send(b"{}")
+                queued += 1
+        except BlockingIOError:
+            pass
+        channel.send(protocol.PUT_SITE, site="a.py:1", pipe=5)
+        assert channel._state["dropped"] == 1 and channel._state["timers_dropped"] == 0
+        hello = threading.Thread(target=channel.send_closing, args=(protocol.HELLO,),
+                                 kwargs=dict(remaining=0.0, interval=0.0, mono=1.0,
+                                             fork=False, start=1))
+        hello.start()
+        time.sleep(0.2)  # the hello is waiting now (its wait is 2 s)
+        for _ in range(queued):
+            server.recv(65536)
+        hello.join(10)
+        got = json.loads(server.recv(65536))
+        assert got["ev"] == protocol.HELLO
+        assert got["dropped_before"] == 1 and got["timers_dropped_before"] == 0
+        assert channel._state["dropped"] == 0
+    finally:
+        channel.configure(None)
+        server.close()
+
+
 def test_an_invalid_event_from_the_tree_makes_its_sender_one_without_hooks(receiver):
     from mpdoctor.observe import timers
 

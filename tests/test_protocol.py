@@ -170,8 +170,8 @@ def test_no_kind_is_spelled_out_anywhere_but_in_the_protocol():
 
 def test_every_kind_has_a_sender_in_the_hooks_and_every_send_names_a_kind():
     hooks = "\n".join(p.read_text() for p in (SRC / "hooks").glob("*.py"))
-    sent = set(re.findall(r"channel\.send(?:_closing)?\(protocol\.([A-Z_]+)", hooks))
-    assert not re.search(r"channel\.send(?:_closing)?\((?!protocol\.)", hooks)
+    sent = set(re.findall(r"channel\.send(?:_closing|_note)?\(protocol\.([A-Z_]+)", hooks))
+    assert not re.search(r"channel\.send(?:_closing|_note)?\((?!protocol\.)", hooks)
     constants = {name for name in dir(protocol)
                  if name.isupper() and isinstance(getattr(protocol, name), str)
                  and getattr(protocol, name) in protocol.KINDS}
@@ -186,7 +186,7 @@ def test_every_sender_passes_exactly_the_declared_fields():
     for path in (SRC / "hooks").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in ("send", "send_closing")
+                    and node.func.attr in ("send", "send_closing", "send_note")
                     and isinstance(node.func.value, ast.Name)
                     and node.func.value.id == "channel"):
                 kind = getattr(protocol, node.args[0].attr)  # type: ignore[attr-defined]

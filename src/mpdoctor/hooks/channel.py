@@ -6,8 +6,10 @@ limits cheaply (strings and lists cut to ``MAX_TEXT``/``MAX_ITEMS``, a datagram 
 
 A datagram is delivered whole or not at all, so a process that dies right after sending loses
 nothing it sent.  The kernel queues only a few datagrams per receiver (net.unix.max_dgram_qlen,
-often 10): when the watchdog is behind, a send waits at most ``WAIT`` seconds for room, then the
-event is dropped and counted, and the count rides along with the next event that gets through.
+often 10): when the watchdog is behind, a send waits at most ``WAIT`` seconds for room (a
+process's one ``hello``, ``HELLO_WAIT``), then the event is dropped and counted (apart, those
+about timers: only their loss can hide a timer from the proof), and the counts ride along with
+the next event that gets through.
 When the watchdog is gone, nothing is sent any more.
 
 No fd of the hooks' stays open in a process that only announces itself: ``hello`` (every process
@@ -29,7 +31,15 @@ from mpdoctor.hooks import protocol
 
 _lock = _thread.allocate_lock()
 WAIT = 0.05
-_state = {"sock": None, "addr": None, "pid": None, "dropped": 0, "dead": False}
+#: a process's hello carries its timers and says that its hooks run: without it, the proof
+#: cannot count on the process (a timer it cannot see might end any wait).  Sent once per
+#: process, it may wait this long for room in the watchdog's queue (a burst of hundreds of
+#: processes starting at once fills it)
+HELLO_WAIT = 2.0
+_state = {"sock": None, "addr": None, "pid": None, "dropped": 0, "timers_dropped": 0,
+          "dead": False}
+#: kinds whose loss could hide a timer from the proof
+_TIMER_KINDS = (protocol.HELLO, protocol.TIMER)
 
 
 def configure(addr):
@@ -45,6 +55,7 @@ def after_fork():
     _state["sock"] = None
     _state["pid"] = None
     _state["dropped"] = 0
+    _state["timers_dropped"] = 0
 
 
 def _connect():
@@ -124,11 +135,18 @@ def send(kind, **data):
 
 def send_closing(kind, **data):
     """Send one event as ``send`` does, on a socket closed right after unless the process
-    keeps one already: for the ``hello`` every process sends, so that one leaves no fd open."""
-    _send(kind, data, False)
+    keeps one already: for the ``hello`` every process sends, so that one leaves no fd open
+    (and it may wait up to ``HELLO_WAIT``)."""
+    _send(kind, data, False, HELLO_WAIT if kind == protocol.HELLO else WAIT)
 
 
-def _send(kind, data, keep):
+def send_note(kind, **data):
+    """Send a best-effort note as ``send_closing`` does; if it cannot be sent it is not counted
+    as dropped (its loss hides nothing from the proof: a ``started-child``)."""
+    _send(kind, data, False, WAIT, counted=False)
+
+
+def _send(kind, data, keep, wait=WAIT, counted=True):
     if _state["addr"] is None or _state["dead"]:
         return
     try:
@@ -137,29 +155,47 @@ def _send(kind, data, keep):
         data["t"] = time.time()
         if _state["dropped"]:
             data["dropped_before"] = _state["dropped"]
+            data["timers_dropped_before"] = _state["timers_dropped"]
         payload = encode(data).encode("utf-8", "replace")
         if len(payload) > protocol.MAX_DATAGRAM:
-            _state["dropped"] += 1  # the watchdog would not read it whole
+            _dropped(kind, counted)  # the watchdog would not read it whole
             return
         s = _socket() if keep else _kept()
         once = None if s is not None else _connect()
         try:
-            _deliver(s or once, payload)
+            _deliver(s or once, payload, wait)
         finally:
             if once is not None:
                 once.close()
         _state["dropped"] = 0
+        _state["timers_dropped"] = 0
     except (ConnectionRefusedError, FileNotFoundError, PermissionError):
         # the watchdog is gone, or out of reach (this process changed its user): stop trying
         _state["dead"] = True
     except Exception:
+        _dropped(kind, counted)
+
+
+def _dropped(kind, counted):
+    if counted:
         _state["dropped"] += 1
+        if kind in _TIMER_KINDS:
+            _state["timers_dropped"] += 1
 
 
-def _deliver(s, payload):
+def _deliver(s, payload, wait=WAIT):
     try:
         s.send(payload)
+        return
     except BlockingIOError:
-        import select
-        select.select([], [s], [], WAIT)  # the watchdog is behind: wait a little
-        s.send(payload)
+        pass
+    import select
+    deadline = time.monotonic() + wait
+    while True:  # the watchdog is behind: wait a little for room in its queue
+        select.select([], [s], [], max(0.0, min(WAIT, deadline - time.monotonic())))
+        try:
+            s.send(payload)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise

@@ -15,7 +15,7 @@ def _vouch(pid, how):
     heard (the kernel vouches for it), so the child is too, even if it exits and is reaped
     before the watchdog has read its events."""
     if isinstance(pid, int) and pid > 0:
-        channel.send_closing(protocol.STARTED_CHILD, child=pid, how=how)
+        channel.send_note(protocol.STARTED_CHILD, child=pid, how=how)
 
 
 def _newest_child():

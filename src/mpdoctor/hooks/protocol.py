@@ -11,7 +11,8 @@ shapes declared below.  The contributors' guide to this protocol is ``docs/event
 A datagram is one JSON object: the envelope (``ev``, the kind; ``pid``, what the sender thinks
 its pid is, never used: the watchdog takes the pid the kernel vouches for; ``t``, the sender's
 ``time.time()``; ``dropped_before``, how many events this process could not send since its last
-one) and the kind's own fields.
+one, and ``timers_dropped_before``, how many of those were about its timers) and the kind's own
+fields.
 
 Standard library only, Python >= 3.8, and cheap to import (the hooks import it at every
 interpreter start): no ``json``, ``typing`` or ``dataclasses`` at run time, and the tables of
@@ -146,6 +147,9 @@ def _declare() -> None:
         _number("t", "the sender's time.time() when it sent the event", 0.0, EPOCH_MAX),
         _int("dropped_before", "events this process could not send since the last one that got "
              "through", 0, COUNT_MAX, required=False),
+        _int("timers_dropped_before", "how many of those were about its timers (hello, "
+             "timer): only they can hide a timer from the proof; absent: all may have been",
+             0, COUNT_MAX, required=False),
     )
 
     KINDS = {k.name: k for k in (
@@ -352,6 +356,13 @@ def _fields(fields: "Tuple[Field, ...]", by_name: "Dict[str, Field]", obj: objec
 
 def envelope(raw: object) -> "Tuple[float, int]":
     """``(t, dropped_before)`` of a decoded datagram, checked."""
+    return envelope_drops(raw)[:2]  # type: ignore[return-value]
+
+
+def envelope_drops(raw: object) -> "Tuple[float, int, int]":
+    """``(t, dropped_before, timers_dropped_before)`` of a decoded datagram, checked (without
+    ``timers_dropped_before``, every dropped event counts as one that may have been a timer's:
+    hooks of an older mpdoctor did not say)."""
     if type(raw) is not dict:
         raise ProtocolError("not an object: %s" % _short(raw))
     for f in _tables()[0]:
@@ -359,7 +370,9 @@ def envelope(raw: object) -> "Tuple[float, int]":
             _check(f, raw[f.name])
         elif f.required:
             raise ProtocolError("%s is missing" % f.name)
-    return float(raw["t"]), raw.get("dropped_before") or 0
+    dropped = raw.get("dropped_before") or 0
+    timers = raw.get("timers_dropped_before")
+    return float(raw["t"]), dropped, dropped if timers is None else min(timers, dropped)
 
 
 def validate(raw: object) -> "Tuple[str, Dict[str, Any]]":

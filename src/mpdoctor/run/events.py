@@ -225,7 +225,7 @@ class Receiver:
             return
         try:
             raw = protocol.decode(data)
-            at, dropped = protocol.envelope(raw)
+            at, dropped, timers_dropped = protocol.envelope_drops(raw)
             kind, fields = protocol.validate(raw)
         except protocol.ProtocolError as err:
             if self.debug:
@@ -235,12 +235,12 @@ class Receiver:
         if kind == protocol.STARTED_CHILD:  # used here, never kept: a pool may start thousands
             with self._lock:
                 self.accepted += 1
-                if dropped:
-                    self.lost += dropped
-                    self._unsure.add(pid)  # what it could not send may have been a timer
+                self.lost += dropped
+                if timers_dropped:
+                    self._unsure.add(pid)  # what it could not send was about a timer
             self._vouched(fields["child"])
             return
-        self._keep(kind, pid, at, fields, len(data) + EVENT_OVERHEAD, dropped)
+        self._keep(kind, pid, at, fields, len(data) + EVENT_OVERHEAD, dropped, timers_dropped)
 
     def _hold(self, pid: int, data: bytes, flags: int) -> None:
         """A datagram of a sender that is gone, unknown: kept aside for a voucher."""
@@ -274,11 +274,11 @@ class Receiver:
                 self._unsure.add(pid)
 
     def _keep(self, kind: str, pid: int, at: float, fields: Dict[str, Any], cost: int,
-              dropped: int) -> None:
+              dropped: int, timers_dropped: Optional[int] = None) -> None:
         with self._lock:
-            if dropped:
-                self.lost += dropped
-                self._unsure.add(pid)  # what it could not send may have been a timer
+            self.lost += dropped
+            if dropped if timers_dropped is None else timers_dropped:
+                self._unsure.add(pid)  # what it could not send was (or may have been) a timer
             entry = (kind, pid, float(at), fields, cost)
             if kind == protocol.TIMER:
                 # only a process's latest report of each timer matters: it replaces the last
