@@ -634,7 +634,7 @@ def test_ignore_never_silences_a_deadlock_and_checks_its_slugs(run, pytester):
     """)
     result = run()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*[get-without-producer]*",
+    result.stdout.fnmatch_lines(["*[[]get-without-producer[]]*",
                                  "note: --ignore get-without-producer: not left out, it is an "
                                  "error*"])
     pytester.makepyfile(test_ign="""

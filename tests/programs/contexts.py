@@ -100,8 +100,9 @@ def main():
 
     # what users can see of the interpreter's own machinery
     print("sys.excepthook is sys.__excepthook__:", sys.excepthook is sys.__excepthook__)
+    # (threading.__excepthook__ is 3.10 and later)
     print("threading.excepthook is threading.__excepthook__:",
-          threading.excepthook is threading.__excepthook__)
+          threading.excepthook is getattr(threading, "__excepthook__", threading.excepthook))
     print("Process attributes:", sorted(vars(ctx.Process())))
     print("Queue attributes:", sorted(vars(q)))
 
