@@ -28,6 +28,8 @@ _installed = {"done": False, "config": None}
 
 
 def _debug(msg):
+    if not os.environ.get("MPDOCTOR_DEBUG"):
+        return  # (the debug channel is not even imported: every interpreter start pays for it)
     from mpdoctor.hooks import debuglog
     debuglog.log("hooks", msg)
 

@@ -12,9 +12,9 @@ processes alike (standard library only, cheap when off).
 process; a child inherits it.
 """
 
+import _thread
 import os
 import sys
-import threading
 import time
 
 TOPICS = ("watch", "snapshot", "proof", "stop", "events", "hooks", "plugin", "run")
@@ -46,7 +46,7 @@ def log(topic, message):
         if stream is None:
             return
         stream.write("[mpdoctor %8.3f %d/%d %s] %s\n" % (
-            time.monotonic() - _T0, os.getpid(), threading.get_native_id(), topic, message))
+            time.monotonic() - _T0, os.getpid(), _thread.get_native_id(), topic, message))
         stream.flush()
     except Exception:
         pass

@@ -54,8 +54,8 @@ def install():
         return
     if not hasattr(os, "memfd_create"):
         return
+    import _signal as signal  # (the C module: ``signal`` imports enum, at every start-up)
     import faulthandler
-    import signal
 
     signum = _state["signal"] or _pick_signal(signal)
     if signum is None:
