@@ -27,9 +27,9 @@ def ev(kind: str, pid: int, at: float, **data) -> Event:
 
 
 def uncaught(pid: int, at: float, where: str, error: str, types: str, site=None, process=None,
-             remote=None) -> Event:
+             remote=None, lib=None) -> Event:
     return ev(protocol.UNCAUGHT, pid, at, where=where, error=error, types=types, site=site,
-              process=process, remote=remote)
+              process=process, remote=remote, lib=lib)
 
 
 def exited(parent: int, at: float, child: int, code: int) -> Event:
@@ -114,3 +114,56 @@ def test_remote_frames_skip_the_python_installation():
     assert crashes.remote_frame(REMOTE) == f"{USER}:17"
     assert crashes.remote_frame("no frames here") is None
     assert crashes.remote_error(REMOTE) == "ZeroDivisionError: division by zero"
+
+
+# -- failures with a name of their own --------------------------------------------------------
+
+MANAGER_LIB = ("multiprocessing/managers.py:_callmethod multiprocessing/managers.py:_connect "
+               "multiprocessing/connection.py:Client")
+
+
+def test_a_function_a_spawned_child_cannot_find_is_named_and_not_a_child_exception():
+    error = ("AttributeError: Can't get attribute 'resize' on <module '__mp_main__' from "
+             f"'{USER}'>")
+    events = [uncaught(11, 1.0, "top", error, "AttributeError Exception BaseException",
+                       lib="multiprocessing/spawn.py:spawn_main multiprocessing/spawn.py:_main"),
+              exited(10, 1.1, 11, 1)]
+    [f] = diagnose_crash(events)
+    assert f.slug == crashes.NOT_FOUND and f.pids == (11,)
+
+
+def test_a_daemonic_pool_worker_starting_a_process_is_named_from_the_remote_traceback():
+    remote = ('Traceback (most recent call last):\n  File "/home/u/job.py", line 12, in task\n'
+              "    helper.start()\n  File \"/usr/lib/python3.13/multiprocessing/process.py\", "
+              "line 118, in start\n    assert not _current_process._config.get('daemon'), \\\n"
+              "AssertionError: daemonic processes are not allowed to have children")
+    events = [uncaught(10, 2.0, "top", "AssertionError: daemonic processes are not allowed to "
+                       "have children", "AssertionError Exception BaseException",
+                       "/home/u/job.py:30", remote=remote, lib="multiprocessing/pool.py:map")]
+    [f] = diagnose_crash(events)
+    assert f.slug == crashes.DAEMONIC and f.data["site"] == "/home/u/job.py:12"
+
+
+def test_pool_misuse_manager_death_and_unlinked_shared_memory_are_named():
+    misuse = uncaught(10, 1.0, "top", "ValueError: Pool not running", "ValueError Exception "
+                      "BaseException", f"{USER}:20",
+                      lib="multiprocessing/pool.py:map multiprocessing/pool.py:_check_running")
+    manager = uncaught(10, 1.0, "top", "ConnectionRefusedError: [Errno 111] Connection "
+                       "refused", "ConnectionRefusedError ConnectionError OSError Exception "
+                       "BaseException", f"{USER}:38", lib=MANAGER_LIB)
+    shared = uncaught(12, 1.0, "target", "FileNotFoundError: [Errno 2] No such file or "
+                      "directory: '/psm_1'", "FileNotFoundError OSError Exception "
+                      "BaseException", f"{USER}:18", "Process-2",
+                      lib="multiprocessing/process.py:run multiprocessing/shared_memory.py:"
+                      "__init__")
+    assert slugs([misuse]) == [crashes.MISUSE]
+    assert slugs([manager]) == [crashes.MANAGER]
+    # the child died of it: one finding, not a child-exception as well
+    assert slugs([shared, exited(10, 1.1, 12, 1)]) == [crashes.SHARED]
+
+
+def test_an_os_error_outside_the_manager_is_not_a_manager_death():
+    other = uncaught(10, 1.0, "top", "FileNotFoundError: [Errno 2] x", "FileNotFoundError "
+                     "OSError Exception BaseException", f"{USER}:3",
+                     lib="multiprocessing/pool.py:map")
+    assert slugs([other]) == []

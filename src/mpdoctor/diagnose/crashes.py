@@ -36,6 +36,22 @@ KILLED = slug("process-killed",
               "a child process was killed by a signal (a crash in native code, or SIGKILL)",
               "process_killed/fix_valid_pointer.py")
 
+NOT_FOUND = slug("function-not-found-in-child",
+                 "a spawned child cannot find a function by name: it was defined under the "
+                 "`__main__` guard or interactively", "function_not_found/fix_module_level.py")
+DAEMONIC = slug("daemon-with-children",
+                "a daemonic process (a Pool worker, a `daemon=True` Process) tried to start a "
+                "child", "daemon_with_children/fix_not_daemonic.py")
+MISUSE = slug("pool-misuse",
+              "a `Pool` was used after `close()`/`terminate()` or after its `with` block",
+              "pool_misuse/fix_use_inside_with.py")
+MANAGER = slug("manager-died",
+               "a `Manager` proxy was used after its manager process shut down or died",
+               "manager_died/fix_keep_manager_alive.py")
+SHARED = slug("shared-state-gone",
+              "shared state (a `SharedMemory` block) was destroyed by another process while "
+              "still in use", "shared_state_gone/fix_unlink_once.py")
+
 #: the signals that end a process that did not ask for it: a crash in native code, or SIGKILL
 #: (the out-of-memory killer, say).  SIGTERM, SIGINT and SIGHUP are how programs stop their
 #: children (Process.terminate(), a Pool's terminate() on the way out of a with block)
@@ -100,11 +116,130 @@ def _at(site: Optional[str]) -> str:
     return f" at {site}" if site else ""
 
 
+# -- failures with a name of their own: what the exception says, and where it came from -------
+
+def _lib(e: Event) -> str:
+    return str(e.data.get("lib") or "")
+
+
+def _texts(e: Event) -> str:
+    return f"{e.data.get('error') or ''}\n{e.data.get('remote') or ''}"
+
+
+def _kind_of(e: Event) -> Optional[str]:
+    """The named failure an ``uncaught`` or ``unpickle-error`` event is, if any."""
+    text = _texts(e)
+    if "Can't get attribute" in text and ("__mp_main__" in text or "'__main__'" in text):
+        return NOT_FOUND
+    if "daemonic processes are not allowed to have children" in text:
+        return DAEMONIC
+    if e.kind != protocol.UNCAUGHT:
+        return None
+    lib, types = _lib(e), _types(e)
+    if "multiprocessing/pool.py:_check_running" in lib or "Pool not running" in text:
+        return MISUSE
+    if "multiprocessing/shared_memory.py:" in lib and "FileNotFoundError" in types:
+        return SHARED
+    if "multiprocessing/managers.py:" in lib and types & {"OSError", "EOFError"}:
+        return MANAGER
+    return None
+
+
+@rule(Phase.CRASH, 5, (NOT_FOUND, DAEMONIC, MISUSE, MANAGER, SHARED))
+def named_failures(events: Sequence[Event], found: Sequence[Finding] = ()) -> List[Finding]:
+    """One finding per kind of named failure, from its first event; the events it stands for
+    are linked to it, so the generic rule below leaves them alone."""
+    hits = sorted((e for e in events if e.kind in (protocol.UNCAUGHT, protocol.UNPICKLE_ERROR)),
+                  key=lambda e: e.at)
+    by_kind: dict = {}
+    for e in hits:
+        kind = _kind_of(e)
+        if kind is not None:
+            by_kind.setdefault(kind, []).append(e)
+    out = [_named(kind, evs) for kind, evs in by_kind.items()]
+    return sorted(out, key=lambda f: min(e.at for e in f.linked))
+
+
+_NAMED = {
+    NOT_FOUND: (
+        "a child process could not find a function (or class) by name",
+        "Under spawn and forkserver a child gets the function by name and imports the main "
+        "module as __mp_main__, without running what is under `if __name__ == \"__main__\":`. "
+        "Define the function (and classes the work uses) at module level, outside the guard, "
+        "or in a module of its own; in a notebook or an interactive session, put it in a "
+        "module and import it."),
+    DAEMONIC: (
+        "a daemonic process tried to start a child of its own",
+        "Pool workers and processes started with daemon=True may not have children (they are "
+        "killed at exit, and their children would be orphaned). Start the children from the "
+        "parent; or, for nested parallelism, use a ProcessPoolExecutor (its workers are not "
+        "daemonic) or a non-daemonic Process that you join."),
+    MISUSE: (
+        "a Pool was used after it was closed or terminated",
+        "A Pool accepts work only between its creation and close()/terminate(); leaving "
+        "`with Pool() as pool:` calls terminate(). Submit all work and collect every result "
+        "inside the with block (or before close()), and do not return the pool or a lazy "
+        "result from inside the block."),
+    MANAGER: (
+        "a Manager's proxy was used after the manager process was gone",
+        "A Manager's dict, list or Queue lives in the manager's server process: when that "
+        "process ends (its `with` block was left, shutdown() was called, the process was "
+        "killed or died), every proxy fails. Keep the manager running until the last proxy "
+        "use (join the workers inside its `with` block), copy the data out (dict(proxy)) "
+        "before it ends, and treat its death (SIGKILL by the OOM killer) as fatal."),
+    SHARED: (
+        "shared memory was destroyed by another process while still in use",
+        "unlink() removes a SharedMemory block's name for every process: call it once, in the "
+        "process that created the block, after every user has attached (or finished); the "
+        "others only close(). Pass the block's name to workers that attach before it is "
+        "unlinked."),
+}
+
+
+def _named(kind: str, evs: List[Event]) -> Finding:
+    first = evs[0]
+    title, fix = _NAMED[kind]
+    error = str(first.data.get("error"))
+    remote = first.data.get("remote")
+    if remote and kind == DAEMONIC:
+        error = remote_error(str(remote)) or error
+    site = first.data.get("site")
+    if remote:
+        site = remote_frame(str(remote), site) or site
+    who = f"process {first.pid}"
+    if first.data.get("process"):
+        who += f" ({first.data['process']})"
+    summary = f"{title}: {who} failed{_at(site)} with {error}"
+    evidence = [f"{who}: {error}{_at(site)}"
+                + (f" (in {_lib(first).split()[-1]})" if _lib(first) else "")]
+    others = sorted({e.pid for e in evs[1:]} - {first.pid})
+    if others:
+        evidence.append(f"the same in {len(others)} more processes: "
+                        + ", ".join(map(str, others[:10])))
+    if remote:
+        evidence.append("it was raised in a worker process, whose traceback ends:")
+        evidence.extend("    " + line for line in str(remote).strip().splitlines()[-6:])
+    return Finding(
+        slug=kind, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
+        fix=fix, docs=f"docs/diagnoses/{kind}.md",
+        pids=tuple(sorted({e.pid for e in evs})),
+        data={"site": site, "pid": first.pid, "error": error,
+              "processes": sorted({e.pid for e in evs})},
+        linked=tuple(evs))
+
+
+# -- what failed first, in general --------------------------------------------------------
+
 @rule(Phase.CRASH, 10, (BROKEN, RAISED, KILLED))
 def first_failure(events: Sequence[Event], found: Sequence[Finding] = ()) -> List[Finding]:
     findings: List[Tuple[float, Finding]] = []
+    told = {id(e) for f in found for e in f.linked}
+    events = [e for e in events if id(e) not in told]
     exits = _exits(events)
     covered: Set[int] = set()  # children a finding already accounts for
+    for f in found:  # the processes of a named failure died of it: no second finding
+        if f.slug in _NAMED:
+            covered.update(f.pids)
     for e in _uncaught(events, "top"):
         if "BrokenProcessPool" in _types(e):
             findings.append((e.at, _broken(e, exits)))
@@ -115,7 +250,7 @@ def first_failure(events: Sequence[Event], found: Sequence[Finding] = ()) -> Lis
         if remote and "BrokenProcessPool" not in _types(e):
             findings.append((e.at, _reraised(e, str(remote))))
             break
-    targets = _uncaught(events, "target")
+    targets = [e for e in _uncaught(events, "target") if e.pid not in covered]
     if targets:
         first = targets[0]
         findings.append((first.at, _target(first, targets, exits)))

@@ -91,6 +91,7 @@ PATCHES = {
     "multiprocessing.util": ("processes:patch_spawned",),
     "multiprocessing.popen_fork": ("processes:patch_exits",),
     "multiprocessing.popen_forkserver": ("processes:patch_exits",),
+    "multiprocessing.forkserver": ("processes:patch_serve_one",),
     "traceback": ("errors:patch_print_exc",),
     "threading": ("errors:patch_thread_excepthook",),
     "signal": ("timers:patch_signal",),

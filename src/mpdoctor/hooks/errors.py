@@ -269,10 +269,17 @@ def _send_uncaught(exc, tb, where, process=None):
     error = "%s: %s" % (type(exc).__name__, message) if message else type(exc).__name__
     types = " ".join(c.__name__ for c in type(exc).__mro__ if c is not object)[:1024]
     site = None
+    lib = []
     while tb is not None:
         code = tb.tb_frame.f_code
-        if not _is_library(code.co_filename):
-            site = "%s:%d" % (code.co_filename, tb.tb_lineno)
+        name = code.co_filename
+        if not _is_library(name):
+            site = "%s:%d" % (name, tb.tb_lineno)
+        else:
+            for package in ("multiprocessing/", "concurrent/futures/"):
+                at = name.rfind(package)
+                if at >= 0:
+                    lib.append("%s:%s" % (name[at:], code.co_name))
         tb = tb.tb_next
     remote = None
     cause = getattr(exc, "__cause__", None)
@@ -281,8 +288,13 @@ def _send_uncaught(exc, tb, where, process=None):
             remote = str(cause).strip().strip('"').strip()[-protocol.MAX_TEXT:]
         except Exception:
             remote = None
+    lib_text = " ".join(lib[-12:])
+    while len(lib_text) > 1024:
+        lib = lib[1:]
+        lib_text = " ".join(lib[-12:])
     channel.send(protocol.UNCAUGHT, where=where, error=error, types=types, site=site,
-                 process=process[:256] if isinstance(process, str) else None, remote=remote)
+                 process=process[:256] if isinstance(process, str) else None, remote=remote,
+                 lib=lib_text or None)
 
 
 def patch_thread_excepthook(threading):

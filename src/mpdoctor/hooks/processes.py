@@ -140,3 +140,33 @@ def patch_exits(popen):
 
     functools.update_wrapper(poll, real)
     cls.poll = poll
+
+
+def patch_serve_one(forkserver):
+    """A forkserver's child that fails before its target runs (it cannot unpickle the process
+    object: a function defined under the main guard) hands the error to ``sys.excepthook``
+    itself, so no audit event tells of it: ``_serve_one`` is wrapped to see it on its way up
+    (its frame then shows in that child's traceback, and only there)."""
+    import functools
+
+    real = getattr(forkserver, "_serve_one", None)
+    if real is None:
+        return
+
+    def _serve_one(*args, **kwargs):
+        try:
+            return real(*args, **kwargs)
+        except BaseException as exc:
+            try:
+                from mpdoctor.hooks import errors
+                tb = exc.__traceback__
+                inner = tb.tb_next if tb is not None else None
+                errors._examine_unpickling(exc, inner)
+                if not isinstance(exc, SystemExit):
+                    errors._send_uncaught(exc, inner, "top")
+            except Exception:
+                pass
+            raise
+
+    functools.update_wrapper(_serve_one, real)
+    forkserver._serve_one = _serve_one

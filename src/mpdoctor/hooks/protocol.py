@@ -247,6 +247,9 @@ def _declare() -> None:
             _text("process", "the multiprocessing Process's name", size=256),
             _text("remote", "the traceback of the process it came from, when it was re-raised "
                   "here (a Pool worker's, a ProcessPoolExecutor worker's): its last lines"),
+            _text("lib", "the multiprocessing and concurrent.futures functions it passed "
+                  "through, 'multiprocessing/file.py:function', innermost last, space-separated",
+                  size=1024),
         ), "hooks/errors.py: audit() and the traceback.print_exc wrapper",
             "when an exception ends the interpreter, or a Process's target (multiprocessing "
             "prints it and the child exits with status 1)"),
