@@ -58,6 +58,8 @@ CATALOGUE: Dict[str, Set[str]] = {
     "process_killed/fix_valid_pointer.py": set(),
     "broken_process_pool/initializer_fails.py": set(),
     "broken_process_pool/fix_load_in_parent.py": set(),
+    "exit_blocked_by_thread/collector_never_told.py": set(),
+    "exit_blocked_by_thread/fix_sentinel_always.py": set(),
     "function_not_found/defined_under_guard.py": set(),
     "function_not_found/fix_module_level.py": set(),
     "daemon_with_children/pool_worker_starts_process.py": {"daemon-with-children"},

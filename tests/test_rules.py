@@ -79,6 +79,7 @@ RULE_FIXTURES = {
     "consumer_dies_fork.json": "put-without-consumer",
     "fork_while_locked_fork.json": "fork-with-lock-held",
     "feeder_blocks_exit_fork.json": "exit-blocked-by-child",
+    "collector_thread_fork.json": "exit-blocked-by-thread",
     "both_send_fork.json": "pipe-both-send",
     "both_send_spawn.json": "pipe-both-send",
     "both_send_forkserver.json": "pipe-both-send",

@@ -26,6 +26,13 @@ SLUG = slug("exit-blocked-by-child",
             "the script finished, but exit waits for a non-daemon child or a queue's feeder "
             "thread", "exit_blocked_by_child/fix_stop_and_drain.py")
 DOCS = "docs/diagnoses/exit-blocked-by-child.md"
+THREAD = slug("exit-blocked-by-thread",
+              "the script finished, but exit waits for a non-daemon thread that never ends",
+              "exit_blocked_by_thread/fix_sentinel_always.py")
+FIX_THREAD = ("The interpreter waits for every non-daemon thread before it exits: make sure the "
+              "thread is told to stop whatever happens (send its stop sentinel from a finally "
+              "block, or set a stop Event and have it wait with a timeout), join it explicitly, "
+              "or create it with daemon=True if it may be cut off at exit.")
 
 FIX_FEEDER = ("Everything put on a queue must be read before the process can exit: make sure a "
               "consumer reads it (and survives), or, if losing the data is acceptable, call "
@@ -43,12 +50,12 @@ def at_exit(thread: Thread) -> bool:
                 or stacks.in_function(thread, "threading.py", ["_shutdown"]))
 
 
-@rule(Phase.DEADLOCK, 40, (SLUG,))
+@rule(Phase.DEADLOCK, 40, (SLUG, THREAD))
 def check(g: Graph) -> List[Finding]:
     return _check(g, proven=True)
 
 
-@rule(Phase.UNPROVEN, 40, (SLUG,))
+@rule(Phase.UNPROVEN, 40, (SLUG, THREAD))
 def check_unproven(g: Graph) -> List[Finding]:
     return _check(g, proven=False)
 
@@ -80,6 +87,9 @@ def _one(g: Graph, root: Process, proven: bool) -> Optional[Finding]:
         return None
     if stacks.in_function(main, "multiprocessing/queues.py", ["_finalize_join"]):
         f = _feeder(g, root, main)
+    elif (stacks.in_function(main, "threading.py", ["_shutdown"])
+          and not stacks.in_function(main, "multiprocessing/util.py", ["_exit_function"])):
+        f = _thread(g, root, main, proven)
     else:
         f = _child(g, root, main, proven)
     if f is None:
@@ -131,6 +141,34 @@ def _feeder(g: Graph, root: Process, main: Thread) -> Optional[Finding]:
             "dead_children": [c.pid for c in s.children_of(root.pid) if c.state == "Z"]}
     return Finding(slug=SLUG, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
                    fix=FIX_FEEDER, docs=DOCS, pids=(root.pid,), data=data)
+
+
+def _thread(g: Graph, root: Process, main: Thread, proven: bool) -> Optional[Finding]:
+    """The interpreter's exit waits for a thread of the program's own (threading._shutdown
+    joins every non-daemon thread) that does not end."""
+    s = g.snapshot
+    waiting = [t for t in root.threads if t.tid != main.tid and stacks.user_frame(t) is not None
+               and (not proven or g.is_stuck(root.pid, t.tid))]
+    if not waiting:
+        return None
+    thread = waiting[0]
+    site = stacks.user_frame(thread)
+    name = thread.name or f"thread {thread.tid}"
+    evidence = [describe(s, root, main), describe(s, root, thread)]
+    state = ("it is stuck" if g.is_stuck(root.pid, thread.tid) else
+             "it is still running (polling, say), so this cannot be proven a deadlock, but it "
+             "never ends by itself")
+    evidence.append(f"{name} is not a daemon thread, so the exit waits for it; {state}")
+    evidence.extend(_joiners(g, root))
+    summary = (f"the {_work(s, root)} of {who(s, root.pid)} has finished, but the interpreter "
+               f"cannot exit: it waits for its non-daemon thread {name!r}"
+               f"{f' at {stacks.where(site, False)}' if site else ''}, which never ends")
+    data = {"site": stacks.site(site), "pid": root.pid, "waits_for": "thread",
+            "thread": {"tid": thread.tid, "name": thread.name, "site": stacks.site(site)},
+            "proven": proven}
+    return Finding(slug=THREAD, severity=Severity.ERROR, summary=summary,
+                   evidence=tuple(evidence), fix=FIX_THREAD,
+                   docs="docs/diagnoses/exit-blocked-by-thread.md", pids=(root.pid,), data=data)
 
 
 def _child(g: Graph, root: Process, main: Thread, proven: bool) -> Optional[Finding]:
