@@ -203,9 +203,13 @@ def scale(children: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         env, path = hang_env(tmp)
         report = os.path.join(tmp, "r.txt")
-        subprocess.run(MPDOCTOR + ["check", "--timeout", "300", "--report", report, SEED,
-                                   "20000", "fork", str(children)], env=env, cwd=ROOT,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+        run = subprocess.run(MPDOCTOR + ["check", "--timeout", "300", "--report", report,
+                                         SEED, "20000", "fork", str(children)], env=env,
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             timeout=600)
+        if not os.path.exists(report):
+            raise SystemExit(f"no report with {children} children (exit status {run.returncode})"
+                             f": {run.stderr.decode(errors='replace')[-2000:]}")
         done = os.stat(report).st_mtime
         with open(report) as f:
             if "DEADLOCK" not in f.readline():

@@ -102,6 +102,18 @@ def test_a_sender_outside_the_tree_is_counted_never_kept(verdict, reason, words)
         r.close()
 
 
+def test_a_clean_run_says_nothing_of_its_own_late_events_but_still_of_foreign_ones():
+    from mpdoctor.outcome import EventCounts
+
+    gone = EventCounts(received=2, rejected={events.GONE: 2})
+    assert events.note(gone, gone=False) is None
+    assert "2 from processes that had exited" in (events.note(gone) or "")
+    mixed = EventCounts(received=3, rejected={events.GONE: 2, events.FOREIGN: 1})
+    assert events.note(mixed, gone=False) == (
+        "1 event datagram was sent to mpdoctor and ignored (1 from processes outside the "
+        "watched tree): the report rests only on the events of the watched tree")
+
+
 class Vouching:
     """Membership for the tests below: this process is a member; any other sender has exited
     before it could be checked (None) until a member vouches for it."""

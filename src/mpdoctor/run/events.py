@@ -396,21 +396,24 @@ def _sender(ancdata: List[Tuple[int, int, bytes]]) -> Tuple[Optional[int], bool]
     return (pid if pid is not None and pid > 0 else None), extra
 
 
-def note(counts: "EventCounts") -> Optional[str]:
-    """A line for the report when the watchdog did not keep everything it was sent."""
+def note(counts: "EventCounts", gone: bool = True) -> Optional[str]:
+    """A line for the report when the watchdog did not keep everything it was sent.  With
+    ``gone=False`` (a run that ended well), events of processes of the tree that exited before
+    they could be checked are not worth a line: they are only counted (in the JSON report)."""
     parts = []
     words = {FOREIGN: "from processes outside the watched tree",
              GONE: "from processes that had exited before they could be checked",
              INVALID: "not following the event protocol",
              OVERSIZED: "too large",
              OVER_BUDGET: f"beyond the {MAX_BYTES >> 20} MiB kept for events"}
-    for reason in REASONS:
+    shown = [reason for reason in REASONS if gone or reason != GONE]
+    for reason in shown:
         n = counts.rejected.get(reason, 0)
         if n:
             parts.append(f"{n} {words[reason]}")
     if not parts:
         return None
-    total = sum(counts.rejected.values())
+    total = sum(counts.rejected.get(reason, 0) for reason in shown)
     return (f"{total} event datagram{'s were' if total != 1 else ' was'} sent to mpdoctor and "
             f"ignored ({', '.join(parts)}): the report rests only on the events of the watched "
             "tree")
