@@ -10,8 +10,8 @@ sent by ``channel.py`` (the kinds and their fields are declared in ``protocol.py
   forkserver child re-ran the main module's process-starting code) and ``thread-exception``;
 * ``queues.py``: ``put-site``, the first time a queue's feeder sends an item put from a given
   line (with the queue's pipe inode, so a stuck pipe can be traced to its put() lines);
-* ``pool.py``: ``pool-call`` (which map/apply call created which job, from which line) and
-  ``pool-worker-exit`` (a worker the pool found dead, its exit code, the results pending);
+* ``pool.py``: ``pool-worker-exit`` (a worker the pool found dead, its exit code, the results
+  still pending and the calls and lines that created them);
 * ``processes.py``: ``started-child`` (this process has just forked or spawned a child, so
   that the watchdog hears it even if it exits before its events are read), and the stowaway
   that starts the hooks in a spawned child;

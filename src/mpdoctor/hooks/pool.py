@@ -1,6 +1,6 @@
-"""Pools (standard library only): which map/apply call created which job, from which line
-(``pool-call``), and a worker the pool found dead with the results still pending
-(``pool-worker-exit``).  Patch: ``patch_pool`` (multiprocessing.pool).
+"""Pools (standard library only): each map/apply result remembers the call and the line that
+created it, and a worker the pool found dead is reported with the results still pending and
+their calls (``pool-worker-exit``).  Patch: ``patch_pool`` (multiprocessing.pool).
 """
 
 import sys
@@ -18,11 +18,11 @@ def patch_pool(mpool):
         def __init__(self, *args, **kwargs):
             real(self, *args, **kwargs)
             try:
-                site = _user_site(sys._getframe(1))
-                op = op_of(sys._getframe(1))
-                self._mpdoctor_site, self._mpdoctor_op = site, op
-                channel.send(protocol.POOL_CALL, op=op, job=getattr(self, "_job", None),
-                             site=site)
+                # kept on the result, for a dead worker's report of what is still pending
+                # (nothing is sent: most calls end well, and a datagram each would cost more
+                # than the call)
+                caller = sys._getframe(1)
+                self._mpdoctor_site, self._mpdoctor_op = _user_site(caller), op_of(caller)
             except Exception:
                 pass
 

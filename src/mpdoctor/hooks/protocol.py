@@ -43,7 +43,7 @@ HELLO = "hello"
 TIMER = "timer"
 PICKLE_ERROR = "pickle-error"
 PUT_SITE = "put-site"
-POOL_CALL = "pool-call"
+POOL_CALL = "pool-call"  # retired: see RETIRED
 POOL_WORKER_EXIT = "pool-worker-exit"
 MAIN_GUARD = "main-guard"
 THREAD_EXCEPTION = "thread-exception"
@@ -51,6 +51,11 @@ UNPICKLE_ERROR = "unpickle-error"
 STARTED_CHILD = "started-child"
 UNCAUGHT = "uncaught"
 CHILD_EXIT = "child-exit"
+
+#: kinds that hooks of earlier versions sent, sent no more: still valid, so that recorded
+#: snapshots keep loading (pool-call: one event per apply_async cost every Pool call a
+#: datagram, and no rule read it; a dead worker's pending calls name their sites themselves)
+RETIRED = (POOL_CALL,)
 
 # field types
 TEXT = "text"
@@ -196,8 +201,8 @@ def _declare() -> None:
             _text("op", "the Pool method called (map, apply_async, imap...)", size=64),
             _int("job", "the job number the pool gave the call", 0, COUNT_MAX, null=True),
             _text("site", _site("of the call")),
-        ), "hooks/pool.py: the ApplyResult and IMapIterator constructors",
-            "for every map/apply/imap call on a Pool"),
+        ), "no longer sent (hooks of earlier versions: the ApplyResult and IMapIterator "
+           "constructors)", "for every map/apply/imap call on a Pool, by earlier versions"),
         Kind(POOL_WORKER_EXIT, (
             _int("worker", "pid of the worker that exited", 1, PID_MAX),
             _int("exitcode", "its exit code (-N: killed by signal N)", -255, 255),
