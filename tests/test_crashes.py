@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import List
 
+import pytest
+
 from mpdoctor.diagnose import crashes, diagnose_crash
 from mpdoctor.hooks import protocol
 from mpdoctor.model import Event
@@ -122,9 +124,11 @@ MANAGER_LIB = ("multiprocessing/managers.py:_callmethod multiprocessing/managers
                "multiprocessing/connection.py:Client")
 
 
-def test_a_function_a_spawned_child_cannot_find_is_named_and_not_a_child_exception():
-    error = ("AttributeError: Can't get attribute 'resize' on <module '__mp_main__' from "
-             f"'{USER}'>")
+@pytest.mark.parametrize("error", [
+    f"AttributeError: Can't get attribute 'resize' on <module '__mp_main__' from '{USER}'>",
+    "AttributeError: module '__mp_main__' has no attribute 'resize'",  # 3.14 and later
+])
+def test_a_function_a_spawned_child_cannot_find_is_named_and_not_a_child_exception(error):
     events = [uncaught(11, 1.0, "top", error, "AttributeError Exception BaseException",
                        lib="multiprocessing/spawn.py:spawn_main multiprocessing/spawn.py:_main"),
               exited(10, 1.1, 11, 1)]

@@ -129,7 +129,10 @@ def _texts(e: Event) -> str:
 def _kind_of(e: Event) -> Optional[str]:
     """The named failure an ``uncaught`` or ``unpickle-error`` event is, if any."""
     text = _texts(e)
-    if "Can't get attribute" in text and ("__mp_main__" in text or "'__main__'" in text):
+    # "Can't get attribute 'f' on <module '__mp_main__' ...>" up to 3.13; from 3.14 pickle
+    # says "module '__mp_main__' has no attribute 'f'"
+    if (("Can't get attribute" in text or "has no attribute" in text)
+            and ("__mp_main__" in text or "'__main__'" in text)):
         return NOT_FOUND
     if "daemonic processes are not allowed to have children" in text:
         return DAEMONIC
