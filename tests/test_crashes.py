@@ -48,6 +48,9 @@ def test_a_process_target_that_raised_is_named_with_its_line():
               exited(10, 1.1, 11, 1)]
     [f] = diagnose_crash(events)
     assert f.slug == crashes.RAISED and f.data["site"] == f"{USER}:12"
+    # its page and reproducer come from the registry
+    assert f.docs == "docs/diagnoses/child-exception.md"
+    assert f.repro == "repro/child_exception/fix_report_errors.py"
     assert "child 11 (summing-stage) raised KeyError: 'amount'" in f.summary
     assert any("exit with status 1" in line for line in f.evidence)
 

@@ -224,7 +224,7 @@ def _named(kind: str, evs: List[Event]) -> Finding:
         evidence.extend("    " + line for line in str(remote).strip().splitlines()[-6:])
     return Finding(
         slug=kind, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
-        fix=fix, docs=f"docs/diagnoses/{kind}.md",
+        fix=fix,
         pids=tuple(sorted({e.pid for e in evs})),
         data={"site": site, "pid": first.pid, "error": error,
               "processes": sorted({e.pid for e in evs})},
@@ -292,7 +292,7 @@ def _broken(e: Event, exits: List[Event]) -> Finding:
            "Then create a new pool, or catch BrokenProcessPool and retry the lost tasks.")
     return Finding(
         slug=BROKEN, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
-        fix=fix, docs=f"docs/diagnoses/{BROKEN}.md",
+        fix=fix,
         pids=tuple(sorted({e.pid, *(child for child, _, _ in dead)})),
         data={"site": site, "pid": e.pid, "error": error,
               "workers": [{"pid": child, "exitcode": code, "parent": parent}
@@ -315,7 +315,7 @@ def _reraised(e: Event, remote: str) -> Finding:
            "try block) so one failing task does not end the whole map().")
     return Finding(
         slug=RAISED, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
-        fix=fix, docs=f"docs/diagnoses/{RAISED}.md", pids=(e.pid,),
+        fix=fix, pids=(e.pid,),
         data={"site": where or site, "pid": e.pid, "error": error, "reraised_at": site,
               "worker_site": where})
 
@@ -342,7 +342,7 @@ def _target(first: Event, targets: List[Event], exits: List[Event]) -> Finding:
            "the worker's exception with its traceback in the parent.")
     return Finding(
         slug=RAISED, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
-        fix=fix, docs=f"docs/diagnoses/{RAISED}.md",
+        fix=fix,
         pids=tuple(sorted({e.pid for e in targets})),
         data={"site": site, "pid": first.pid, "process": name, "error": error,
               "children": sorted({e.pid for e in targets})})
@@ -363,7 +363,7 @@ def _killed(killed: List[Event]) -> Finding:
            "it. Check `p.exitcode` after `join()`: a negative value is the signal's number.")
     return Finding(
         slug=KILLED, severity=Severity.ERROR, summary=summary, evidence=tuple(evidence),
-        fix=fix, docs=f"docs/diagnoses/{KILLED}.md",
+        fix=fix,
         pids=tuple(sorted({int(x.data["child"]) for x in killed})),
         data={"site": None, "pid": child, "exitcode": code,
               "signal": signal_name(-code),
