@@ -8,6 +8,7 @@ import pytest
 
 from conftest import load_fixture
 from mpdoctor.diagnose import diagnose
+from mpdoctor.model import Thread, Wait, WaitKind
 
 SEEDS = ["seed_fork.json", "seed_spawn.json", "seed_forkserver.json"]
 
@@ -169,3 +170,122 @@ def test_alike_processes_get_one_dump_and_share_its_stacks():
     assert copies[pid].source == f"like process {rep}"
     assert [t.os_tid for t in copies[pid].threads] == [t.tid for t in snap.by_pid[pid].threads]
     assert [t.frames for t in copies[pid].threads] == [t.frames for t in snap.by_pid[rep].threads]
+
+
+# --------------------------------------------------------------------------------------------
+# likely findings at a timeout: nothing proven, the samples and the hooks' events say why
+
+
+def _here(snap):
+    """The fixture with its repro/ paths pointing into this checkout (the rules read the
+    loop's source lines), wherever it was recorded."""
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def move(frames):
+        out = []
+        for f in frames:
+            if "/repro/" in f.filename:
+                f = dataclasses.replace(
+                    f, filename=os.path.join(root, "repro", f.filename.split("/repro/", 1)[1]))
+            out.append(f)
+        return tuple(out)
+
+    processes = tuple(dataclasses.replace(p, threads=tuple(
+        dataclasses.replace(t, frames=move(t.frames)) for t in p.threads))
+        for p in snap.processes)
+    samples = tuple(dataclasses.replace(s, frames=move(s.frames)) for s in snap.samples)
+    return dataclasses.replace(snap, processes=processes, samples=samples)
+
+
+TIMEOUT_FIXTURES = {
+    "ready_flag_fork.json": "polling-without-progress",
+    "respawn_spawn.json": "pool-respawn-loop",
+    "accept_outside_fork.json": "waits-on-outside",
+}
+
+
+@pytest.mark.parametrize("name,slug", sorted(TIMEOUT_FIXTURES.items()))
+def test_each_likely_finding_on_its_timeout(name, slug):
+    d = diagnose(_here(load_fixture(name)))
+    assert not d.deadlock
+    assert [f.slug for f in d.findings] == [slug]
+    [f] = d.findings
+    assert f.severity.value == "warning"
+    assert f.summary.startswith("likely: ")
+    assert f.data["proven"] is False
+    assert f.fix and f.evidence and f.docs == f"docs/diagnoses/{slug}.md"
+
+
+def test_polling_names_the_loop_and_the_dead_loader():
+    snap = _here(load_fixture("ready_flag_fork.json"))
+    [f] = diagnose(snap).findings
+    poller = f.data["poller"]
+    assert (poller["pid"], poller["tid"]) == (snap.root_pid, snap.root_pid)
+    # the samples catch the sleep (line 22); the loop is the while statement around it
+    assert (poller["first"], poller["last"]) == (21, 22)
+    assert poller["idle"] and poller["samples"] == 6
+    text = " ".join(f.evidence)
+    assert "while not ready.value" in text
+    assert "KeyError: 'model'" in text  # what the loader died of, from the hooks
+
+
+def test_polling_needs_every_sample_in_the_loop():
+    # a thread that left the loop in one sample is doing something else: no finding
+    snap = load_fixture("ready_flag_fork.json")
+    first, *rest = snap.samples
+    moved = dataclasses.replace(first, frames=tuple(
+        dataclasses.replace(fr, line=fr.line + 200) if fr.filename.endswith(
+            "ready_flag_never_set.py") else fr for fr in first.frames))
+    d = diagnose(dataclasses.replace(snap, samples=(moved, *rest)))
+    assert [f.slug for f in d.findings] == []
+
+
+def test_polling_is_no_finding_while_another_thread_can_act():
+    # the same loop, with the loader still alive and sleeping: it may yet set the flag
+    snap = load_fixture("ready_flag_fork.json")
+    [loader] = [p for p in snap.processes if p.pid != snap.root_pid and p.role.value == "child"]
+    alive = dataclasses.replace(loader, state="S", threads=tuple(
+        dataclasses.replace(t, state="S", wait=dataclasses.replace(t.wait, kind=WaitKind.SLEEP,
+                                                                   syscall="clock_nanosleep"))
+        for t in loader.threads) or (Thread(loader.pid, state="S", wait=Wait(
+            WaitKind.SLEEP, syscall="clock_nanosleep")),))
+    processes = tuple(alive if p is loader else p for p in snap.processes)
+    d = diagnose(dataclasses.replace(snap, processes=processes))
+    assert [f.slug for f in d.findings] == []
+
+
+def test_respawn_counts_the_dead_workers_and_names_the_error():
+    [f] = diagnose(load_fixture("respawn_spawn.json")).findings
+    assert f.data["respawns"] >= 3
+    assert f.data["error"] == "ConnectionError: could not reach the cache at cache.invalid:6379"
+    assert f.data["error_site"].endswith("repro/pool_respawn_loop/initializer_raises.py:10")
+    assert f.data["pending"][0]["site"].endswith("initializer_raises.py:20")
+
+
+def test_respawn_needs_the_same_death_again_and_again():
+    from mpdoctor.hooks import protocol
+    snap = load_fixture("respawn_spawn.json")
+    deaths = [e for e in snap.events if e.kind == protocol.POOL_WORKER_EXIT]
+    # only two workers died: a first round of deaths is not yet a loop
+    kept = tuple(e for e in snap.events if e.kind != protocol.POOL_WORKER_EXIT) + tuple(deaths[:2])
+    assert [f.slug for f in diagnose(dataclasses.replace(snap, events=kept)).findings] == []
+
+
+def test_outside_wait_names_accept_and_who_waits_behind_it():
+    snap = load_fixture("accept_outside_fork.json")
+    [f] = diagnose(snap).findings
+    assert f.data["waiter"]["pid"] == snap.root_pid
+    assert "accept()" in f.data["waiter"]["waits_for"]
+    assert f.data["site"].endswith("repro/waits_on_outside/accept_without_client.py:24")
+    assert "2 threads of the tree wait behind it" in " ".join(f.evidence)
+
+
+def test_outside_wait_is_no_finding_when_the_listener_is_private():
+    # a listener whose address only the tree knows (the forkserver's) is woken from inside
+    snap = load_fixture("accept_outside_fork.json")
+    sockets = tuple(dataclasses.replace(s, private="known only to the tree")
+                    for s in snap.sockets)
+    d = diagnose(dataclasses.replace(snap, sockets=sockets))
+    assert "waits-on-outside" not in [f.slug for f in d.findings]
+

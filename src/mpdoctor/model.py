@@ -290,6 +290,9 @@ class Snapshot:
     alarm_timers: Optional[Tuple[float, ...]] = None
     #: how many timer_create() timers are armed on the machine (/proc/timer_list); None: unknown
     posix_armed: Optional[int] = None
+    #: at a timeout: the Python stacks of the threads that could still act, read again and again
+    #: over about a second (what they circle), oldest first
+    samples: Tuple["Sample", ...] = ()
 
     @functools.cached_property
     def by_pid(self) -> Dict[int, Process]:
@@ -324,6 +327,18 @@ class Snapshot:
     @property
     def root(self) -> Optional[Process]:
         return self.by_pid.get(self.root_pid)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One thread's Python stack at one moment of the sampling at a timeout."""
+
+    at: float  # time.monotonic() of the watcher when it was read
+    pid: int
+    tid: int
+    frames: Tuple[Frame, ...] = ()
+    #: py-spy's judgement: the thread was running (True) or idle in a wait or sleep (False)
+    active: Optional[bool] = None
 
 
 @dataclass(frozen=True)
@@ -377,6 +392,7 @@ class PyThread:
     name: str
     thread_id: Optional[int]
     frames: Tuple[Frame, ...]
+    active: Optional[bool] = None  # py-spy: running (True) or idle (False); None: not known
 
 
 @dataclass

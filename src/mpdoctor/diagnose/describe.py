@@ -96,6 +96,10 @@ def library_action(thread: Thread) -> str:
     return ""
 
 
+#: kernel functions a thread sleeps in while open() of a FIFO waits for the other end
+FIFO_WCHANS = ("wait_for_partner", "fifo_open")
+
+
 def wait_text(snapshot: Snapshot, proc: Process, thread: Thread) -> str:
     """What the kernel says the thread waits for."""
     w = thread.wait
@@ -140,6 +144,10 @@ def wait_text(snapshot: Snapshot, proc: Process, thread: Thread) -> str:
         return f"sleeps ({w.syscall})"
     if w.kind is WaitKind.RUNNING:
         return "is running"
+    if thread.wchan in FIFO_WCHANS:
+        return f"opens a FIFO and waits for its other end to be opened ({w.syscall})"
+    if w.kind is WaitKind.ACCEPT:
+        return f"waits for a connection on {w.target or f'fd {w.fd}'} ({w.syscall})"
     return f"{w.kind.value} ({w.syscall or 'not in a syscall'})"
 
 

@@ -95,6 +95,12 @@ def _one(g: Graph, root: Process, proven: bool) -> Optional[Finding]:
     if f is None:
         return None
     explains = [(root.pid, t.tid) for t in root.threads]
+    if not proven:
+        # what the exit waits for (a child, a thread), still moving: this finding says what it
+        # does, so a rule about moving threads (a polling loop) leaves it alone
+        for pid in f.pids:
+            proc = g.snapshot.by_pid.get(pid)
+            explains += [(pid, t.tid) for t in proc.threads] if proc is not None else []
     if root is not g.snapshot.root:
         # whoever only waits for this process to exit is explained with it
         explains += [(p.pid, t.tid) for p, t in _waiting_for(g, root)]

@@ -330,10 +330,14 @@ def timer_reason(snapshot: Snapshot, proc: Process, hidden: bool = True) -> str:
     return f"{HIDDEN_TIMER} (mpdoctor's hooks do not run in it, {how}, and {where})"
 
 
-def build(snapshot: Snapshot, hidden_timers: bool = True) -> Graph:
+def build(snapshot: Snapshot, hidden_timers: bool = True,
+          pollers: AbstractSet[Tuple[int, int]] = frozenset()) -> Graph:
     """The wait-for graph and the least fixpoint of "can act".  ``hidden_timers=False``
     assumes that processes without hooks have no timer (never for a verdict: only to say what
-    the proof would be without that doubt)."""
+    the proof would be without that doubt).  ``pollers``: threads (pid, tid) seen circling a
+    polling loop, taken as waiting for a change that any other thread of the tree might make,
+    rather than as able to act by themselves (never for a verdict: only to say that nothing
+    else in the tree can make that change)."""
     g = Graph(snapshot)
     dependents: Dict[Node, List[Node]] = {}
     groups: Dict[int, Node] = {}  # id of a shared waker set -> the node standing for it
@@ -360,6 +364,10 @@ def build(snapshot: Snapshot, hidden_timers: bool = True) -> Graph:
             tn = tnode(proc.pid, t.tid)
             dependents.setdefault(tn, []).append(pn)  # a process acts through any thread
             ws, why = wakers_of(snapshot, proc, t)
+            if (proc.pid, t.tid) in pollers:
+                ws, why = _everyone(snapshot) | {
+                    tnode(proc.pid, o.tid) for o in proc.threads
+                    if o.tid != t.tid and o.state not in DEAD_THREAD_STATES}, ""
             if ws is not None and t is target and timer:
                 ws, why = None, timer
             if ws is not None and t is target and sigchld:

@@ -96,7 +96,9 @@ def parse(pid: int, text: str) -> Dump:
         if tid is None:
             continue
         threads.append(PyThread(os_tid=int(tid), name=str(t.get("thread_name") or ""),
-                                thread_id=t.get("thread_id"), frames=frames))
+                                thread_id=t.get("thread_id"), frames=frames,
+                                active=t["active"] if isinstance(t.get("active"), bool)
+                                else None))
     return Dump(pid, threads)
 
 

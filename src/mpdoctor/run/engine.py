@@ -8,12 +8,13 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Optional, Sequence, Tuple
-
 import os
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mpdoctor.diagnose import diagnose, diagnose_crash, diagnose_events
-from mpdoctor.model import Diagnosis, Dump, Event, Process, PyThread, Snapshot, Verdict
+from mpdoctor.model import (Diagnosis, Dump, Event, Process, PyThread, Sample, Snapshot,
+                            Verdict)
 from mpdoctor.observe.pyspy import Dumper
 from mpdoctor.observe.snapshot import with_stacks
 
@@ -28,6 +29,7 @@ def conclude(snapshot: Snapshot, dumper: Dumper, unproven: Optional[Verdict],
     pids = [p.pid for p in snapshot.processes if p.state != "Z"
             and (own is None or p.pid != own.pid)]
     like = alike(snapshot, pids) if len(pids) > BIG and not ALL_STACKS else {}
+    first_at = time.monotonic()
     dumps = dumper.dump([pid for pid in pids if pid not in like])
     dumps.update(copied(snapshot, dumps, like))
     if own is not None:
@@ -46,7 +48,45 @@ def conclude(snapshot: Snapshot, dumper: Dumper, unproven: Optional[Verdict],
     if feeding:
         snapshot = with_stacks(snapshot, dumper.dump(feeding, with_locals=True))
     diagnosis = diagnose(snapshot)
+    if unproven is Verdict.TIMEOUT and not diagnosis.deadlock and dumper.exe is not None:
+        # nothing is proven: what do the threads that can still act keep doing?
+        samples = sample(snapshot, dumper, diagnosis, first_at)
+        if samples:
+            snapshot = dataclasses.replace(snapshot, samples=samples)
+            diagnosis = diagnose(snapshot)
     return snapshot, diagnosis, Verdict.DEADLOCK if diagnosis.deadlock else unproven
+
+
+#: at a timeout, the stacks of the processes that can still act are read this many times in
+#: all, this far apart (seconds): a loop that polls for ever shows the lines it circles
+SAMPLES = 6
+SAMPLE_EVERY = 0.2
+#: at most this many processes are sampled (the first ones of the tree that can act)
+SAMPLE_PROCESSES = 16
+
+
+def sample(snapshot: Snapshot, dumper: Dumper, diagnosis: Diagnosis,
+           first_at: float) -> Tuple[Sample, ...]:
+    """The Python stacks of every thread of the processes that can still act, read
+    ``SAMPLES`` times over about a second (the first reading is the snapshot's own)."""
+    movers: List[int] = []
+    for link in diagnosis.movable:
+        p = snapshot.by_pid.get(link.pid)
+        if p is not None and p.state != "Z" and p.stack_source == "py-spy" \
+                and link.pid not in movers:
+            movers.append(link.pid)
+    movers = movers[:SAMPLE_PROCESSES]
+    if not movers:
+        return ()
+    out: List[Sample] = [Sample(first_at, p.pid, t.tid, t.frames)
+                         for pid in movers for p in (snapshot.by_pid[pid],)
+                         for t in p.threads if t.frames]
+    for _ in range(SAMPLES - 1):
+        time.sleep(SAMPLE_EVERY)
+        at = time.monotonic()
+        for pid, d in sorted(dumper.dump(movers).items()):
+            out.extend(Sample(at, pid, t.os_tid, t.frames, t.active) for t in d.threads)
+    return tuple(out)
 
 
 #: in a tree of more processes than this, processes that are alike (same command line, same
