@@ -88,6 +88,7 @@ RULE_FIXTURES = {
     "worker_exits_spawn.json": "pool-worker-died",
     "worker_exits_forkserver.json": "pool-worker-died",
     "unpicklable_exception_fork.json": "pool-result-handler-died",
+    "handler_lock_fork.json": "lock-reentered",
 }
 
 
@@ -289,3 +290,29 @@ def test_outside_wait_is_no_finding_when_the_listener_is_private():
     d = diagnose(dataclasses.replace(snap, sockets=sockets))
     assert "waits-on-outside" not in [f.slug for f in d.findings]
 
+
+def test_lock_reentered_names_both_frames_of_the_one_thread():
+    snap = _here(load_fixture("handler_lock_fork.json"))
+    [f] = diagnose(snap).findings
+    assert f.data["lock"] == "lock"
+    assert f.data["holder"]["tid"] == f.data["waiter"]["tid"]
+    assert f.data["holder"]["site"].endswith("repro/lock_reentered/handler_takes_lock.py:19")
+    assert f.data["waiter"]["site"].endswith("repro/lock_reentered/handler_takes_lock.py:14")
+    assert f.data["waiter"]["function"] == "worker.<locals>.checkpoint_and_exit"
+    assert f.data["how"] == "interrupt"  # nothing on the stack called the handler
+    assert snap.root_pid in f.pids  # the parent, in join(), is stuck with it
+
+
+def test_lock_reentered_needs_the_same_lock():
+    # the handler takes another lock of the same name (not a closure variable of worker):
+    # the frames prove nothing about it, and the finding falls back to the generic one
+    from mpdoctor.diagnose import reentered, stacks
+    snap = _here(load_fixture("handler_lock_fork.json"))
+    [child] = [p for p in snap.processes if p.pid != snap.root_pid and p.role.value == "child"]
+    main = child.main_thread
+    renamed = tuple(dataclasses.replace(fr, function="checkpoint_and_exit")
+                    if fr.function.endswith("checkpoint_and_exit") else fr for fr in main.frames)
+    thread = dataclasses.replace(main, frames=renamed)
+    with stacks.using(snap):
+        assert reentered.reentry(main) is not None
+        assert reentered.reentry(thread) is None

@@ -103,7 +103,7 @@ def _one(g: Graph, root: Process, proven: bool) -> Optional[Finding]:
             explains += [(pid, t.tid) for t in proc.threads] if proc is not None else []
     if root is not g.snapshot.root:
         # whoever only waits for this process to exit is explained with it
-        explains += [(p.pid, t.tid) for p, t in _waiting_for(g, root)]
+        explains += [(p.pid, t.tid) for p, t in waiting_for(g, root)]
     return dataclasses.replace(f, explains=tuple(explains))
 
 
@@ -113,10 +113,10 @@ def _work(s, proc: Process) -> str:
 
 def _joiners(g: Graph, proc: Process) -> List[str]:
     """Who waits for ``proc`` to exit (its parent in join(), say)."""
-    return [describe(g.snapshot, p, t) for p, t in _waiting_for(g, proc)]
+    return [describe(g.snapshot, p, t) for p, t in waiting_for(g, proc)]
 
 
-def _waiting_for(g: Graph, proc: Process) -> List[Tuple[Process, Thread]]:
+def waiting_for(g: Graph, proc: Process) -> List[Tuple[Process, Thread]]:
     """The stuck threads that wait for ``proc`` to exit (wait4, or a forkserver's sentinel)."""
     return [(p, t) for p in g.snapshot.processes for t in p.threads
             if p is not proc and g.is_stuck(p.pid, t.tid)

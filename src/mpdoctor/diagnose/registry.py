@@ -18,12 +18,17 @@ The orders in use (lower first):
  20   Pool internals (a terminated pool, a dead result handler, a dead worker)
  30   join-before-drain
  40   exit blocked by a child or a feeder
+ 45   a lock re-entered by the thread that holds it
  50   fork with a lock held
  60   never-signalled primitives
  70   both ends sending
  80   put without a consumer
  90   get without a producer
 ====  =====================================================================================
+
+When nothing is proven (``Phase.UNPROVEN``, at a timeout): 20 a pool replacing workers that
+die as they start, 40 an exit that waits for a child or a thread still moving, 60 a wait on
+the outside, 70 a polling loop that nothing can end.
 """
 
 from __future__ import annotations

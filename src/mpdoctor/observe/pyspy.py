@@ -88,8 +88,7 @@ def parse(pid: int, text: str) -> Dump:
                   filename=str(f.get("filename", "?")),
                   line=int(f.get("line") or 0),
                   locals=tuple((str(v.get("name")), str(v.get("repr")))
-                               for v in f.get("locals") or ()
-                               if str(v.get("name", "")).startswith("mpdoctor_")))
+                               for v in f.get("locals") or () if _kept(v)))
             for f in t.get("frames") or () if not _phantom(f)
         )
         tid = t.get("os_thread_id")
@@ -100,6 +99,14 @@ def parse(pid: int, text: str) -> Dump:
                                 active=t["active"] if isinstance(t.get("active"), bool)
                                 else None))
     return Dump(pid, threads)
+
+
+def _kept(v: Dict) -> bool:
+    """The local variables a report uses: the hooks' own (``mpdoctor_*``: a put's site and
+    size), and the identity of objects (``<Lock at 0x7f...>``: which lock a frame holds)."""
+    name, value = str(v.get("name", "")), str(v.get("repr", ""))
+    return name.startswith("mpdoctor_") or (value.startswith("<") and " at 0x" in value
+                                            and len(value) < 120)
 
 
 def _phantom(f: Dict) -> bool:

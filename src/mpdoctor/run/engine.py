@@ -12,7 +12,7 @@ import os
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mpdoctor.diagnose import diagnose, diagnose_crash, diagnose_events
+from mpdoctor.diagnose import diagnose, diagnose_crash, diagnose_events, reentered
 from mpdoctor.model import (Diagnosis, Dump, Event, Process, PyThread, Sample, Snapshot,
                             Verdict)
 from mpdoctor.observe.pyspy import Dumper
@@ -45,6 +45,9 @@ def conclude(snapshot: Snapshot, dumper: Dumper, unproven: Optional[Verdict],
                if (own is None or p.pid != own.pid)
                and any(f.function.endswith("send_bytes_traced") for t in p.threads
                        for f in t.frames)]
+    # a thread waiting for a lock that an outer frame of its own may hold: the local
+    # variables tell which lock each frame has (diagnose/reentered.py)
+    feeding += [pid for pid in reentered.candidates(snapshot) if pid not in feeding]
     if feeding:
         snapshot = with_stacks(snapshot, dumper.dump(feeding, with_locals=True))
     diagnosis = diagnose(snapshot)
