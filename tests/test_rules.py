@@ -89,6 +89,8 @@ RULE_FIXTURES = {
     "worker_exits_forkserver.json": "pool-worker-died",
     "unpicklable_exception_fork.json": "pool-result-handler-died",
     "handler_lock_fork.json": "lock-reentered",
+    "holder_terminated_fork.json": "lock-holder-died",
+    "holder_terminated_spawn.json": "lock-holder-died",
 }
 
 
@@ -316,3 +318,40 @@ def test_lock_reentered_needs_the_same_lock():
     with stacks.using(snap):
         assert reentered.reentry(main) is not None
         assert reentered.reentry(thread) is None
+
+
+@pytest.mark.parametrize("name", ["holder_terminated_fork.json", "holder_terminated_spawn.json"])
+def test_lock_holder_died_names_the_dead_holder_and_its_line(name):
+    snap = load_fixture(name)
+    [f] = diagnose(snap).findings
+    [holder] = f.data["holders"]
+    assert holder["pid"] not in {p.pid for p in snap.processes if p.state != "Z"}
+    assert holder["site"].endswith("repro/lock_holder_died/holder_terminated.py:10")
+    assert "SIGTERM" in holder["death"]
+    [waiter] = f.data["waiters"]
+    assert waiter["pid"] == snap.root_pid
+    assert waiter["site"].endswith("repro/lock_holder_died/holder_terminated.py:24")
+
+
+def test_lock_holder_died_needs_the_ledger():
+    # without the hooks' ledgers the holder is unknown: the generic finding, not a guess
+    snap = load_fixture("holder_terminated_fork.json")
+    d = diagnose(dataclasses.replace(snap, locks=()))
+    assert d.deadlock
+    assert [f.slug for f in d.findings] == ["never-signalled"]
+
+
+def test_lock_holder_died_leaves_a_signalling_semaphore_alone():
+    # a process that released it more often than it took it: the lock is used to signal
+    snap = load_fixture("holder_terminated_fork.json")
+    signaller = dataclasses.replace(snap.locks[0], pid=snap.root_pid, count=-1)
+    d = diagnose(dataclasses.replace(snap, locks=snap.locks + (signaller,)))
+    assert [f.slug for f in d.findings] == ["never-signalled"]
+
+
+def test_lock_holder_died_only_blames_the_dead():
+    # the same ledger entry for a process that is still alive: it may yet release the lock
+    snap = load_fixture("holder_terminated_fork.json")
+    alive = tuple(dataclasses.replace(h, pid=snap.root_pid) for h in snap.locks)
+    d = diagnose(dataclasses.replace(snap, locks=alive))
+    assert "lock-holder-died" not in [f.slug for f in d.findings]

@@ -246,6 +246,22 @@ class Event:
 
 
 @dataclass(frozen=True)
+class HeldLock:
+    """A multiprocessing lock a process holds, from its ledger (hooks/locks.py): kept for
+    processes that died holding it."""
+
+    pid: int
+    key: str  # the lock's shared memory, "dev:inode" (as Wait.shared_key)
+    name: str = ""  # the semaphore's name, when it has one (spawn, forkserver)
+    count: int = 0  # acquisitions minus releases by that process (> 0: it holds it)
+    tid: int = 0  # the thread of the last acquisition
+    site: str = ""  # file:line of the last acquisition
+    #: the thread and site are those of the last of its first acquisitions (hooks/locks.py
+    #: SAMPLE): later ones updated only the count
+    sampled: bool = False
+
+
+@dataclass(frozen=True)
 class Libraries:
     """Where library code lives for the interpreter that ran the target (absolute directories,
     as that interpreter reports them): a frame is the user's unless its file is inside one of
@@ -293,6 +309,8 @@ class Snapshot:
     #: at a timeout: the Python stacks of the threads that could still act, read again and again
     #: over about a second (what they circle), oldest first
     samples: Tuple["Sample", ...] = ()
+    #: the user's multiprocessing locks each process held, from the hooks' ledgers
+    locks: Tuple[HeldLock, ...] = ()
 
     @functools.cached_property
     def by_pid(self) -> Dict[int, Process]:

@@ -75,6 +75,9 @@ def primitive(thread: Thread) -> Optional[Tuple[str, str, str]]:
     if entry is None:
         return None
     name = entry.function
+    if entry.filename.endswith("mpdoctor/hooks/locks.py"):
+        # the hooks' SemLock.__enter__/acquire (hooks/locks.py) stand for the originals
+        return PRIMITIVES["SemLock.__enter__"]
     short = name.rsplit(".", 1)[-1]
     if entry.filename.endswith("/queue.py") and f"queue.{name}" in PRIMITIVES:
         return PRIMITIVES[f"queue.{name}"]  # the threading queue module

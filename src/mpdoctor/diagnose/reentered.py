@@ -124,7 +124,8 @@ def reentry(thread: Thread) -> Optional[Reentry]:
         return None
     # the lock object itself, when the library frame just inside shows it (SemLock.__enter__)
     lock_address = None
-    if wi > 0 and own[wi - 1].filename.endswith("multiprocessing/synchronize.py"):
+    if wi > 0 and own[wi - 1].filename.endswith(("multiprocessing/synchronize.py",
+                                                  "mpdoctor/hooks/locks.py")):
         lock_address = _address(_locals(own[wi - 1]).get("self", ""))
     inner_locals = _locals(waiting)
     for k, (_, outer) in enumerate(user[1:], start=1):

@@ -15,7 +15,9 @@ sent by ``channel.py`` (the kinds and their fields are declared in ``protocol.py
 * ``processes.py``: ``started-child`` (this process has just forked or spawned a child, so
   that the watchdog hears it even if it exits before its events are read), and the stowaway
   that starts the hooks in a spawned child;
-* ``timers.py``: ``hello`` (at start-up and after a fork) and ``timer`` (alarm timers).
+* ``timers.py``: ``hello`` (at start-up and after a fork) and ``timer`` (alarm timers);
+* ``locks.py``: no event, a ledger file: which of the user's multiprocessing locks this process
+  holds, and where it took them (read by the watchdog after the process died).
 """
 
 import os
@@ -92,6 +94,7 @@ PATCHES = {
     "multiprocessing.popen_fork": ("processes:patch_exits",),
     "multiprocessing.popen_forkserver": ("processes:patch_exits",),
     "multiprocessing.forkserver": ("processes:patch_serve_one",),
+    "multiprocessing.synchronize": ("locks:patch_locks",),
     "traceback": ("errors:patch_print_exc",),
     "threading": ("errors:patch_thread_excepthook",),
     "signal": ("timers:patch_signal",),

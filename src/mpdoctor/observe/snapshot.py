@@ -19,7 +19,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tupl
 
 from mpdoctor.debug import log
 from mpdoctor.errors import PTRACE_HELP, SnapshotError
-from mpdoctor.model import (Event, Holder, Libraries, PolledFd, Pipe, Process, Role,
+from mpdoctor.model import (Event, HeldLock, Holder, Libraries, PolledFd, Pipe, Process, Role,
                             SharedMapping, Snapshot, Socket, Thread, Timer, Wait, WaitKind, dump,
                             load)
 from mpdoctor.observe import libpaths, procfs, sockets, syscalls, timers
@@ -53,7 +53,8 @@ class Snapshotter:
     def __init__(self, root_pid: int, reader: TreeReader,
                  outside_inodes: Iterable[int] = (),
                  events: Optional[Callable[[], Sequence[Event]]] = None,
-                 libraries: Optional[Libraries] = None) -> None:
+                 libraries: Optional[Libraries] = None,
+                 locks: Optional[Callable[[], Sequence[HeldLock]]] = None) -> None:
         self.root_pid = root_pid
         #: the target interpreter's library directories; asked of the root's interpreter at
         #: the first snapshot when not given (None if it cannot say: inferred at diagnosis)
@@ -63,6 +64,8 @@ class Snapshotter:
         self.outside = set(outside_inodes)
         #: what the hooks reported so far (None: no hooks run in this tree)
         self.events = events
+        #: the user's locks the tree's processes hold, from the hooks' ledgers
+        self.locks = locks
         self._fd_cache: Dict[int, Tuple[Tuple, Dict[int, str]]] = {}
         self._maps_cache: Dict[int, Tuple[Tuple, Set[str]]] = {}
         self.notes: List[str] = []
@@ -290,6 +293,7 @@ class Snapshotter:
                         shared=tuple(shared), sockets=tuple(socket_facts), taken_at=time.time(),
                         window=round(window, 4), arch=arch, notes=tuple(notes),
                         events=events or (), hooks=events is not None,
+                        locks=tuple(self.locks()) if self.locks is not None else (),
                         monotonic=time.monotonic(),
                         signals=True, alarm_timers=alarm_timers, posix_armed=posix_armed,
                         libraries=self._libraries())

@@ -120,6 +120,7 @@ class Plugin(Interrupts, Failures, LeakCheck, DebuggerHooks, TimeoutBridge, Summ
                                name=f"mpdoctor watchdog ({item.nodeid})",
                                outside=self.session_pipes,
                                events=receiver.snapshot if receiver is not None else None,
+                               locks=receiver.held_locks if receiver is not None else None,
                                own_threads=lambda: inprocess.HELPERS)
         test = _Test(item, settings, watch, signum)
         test.previous_handler = signal.signal(signum, self._on_signal)

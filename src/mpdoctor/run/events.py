@@ -35,7 +35,7 @@ from mpdoctor.debug import log
 from mpdoctor.hooks import protocol
 
 if TYPE_CHECKING:
-    from mpdoctor.model import Event
+    from mpdoctor.model import Event, HeldLock
     from mpdoctor.outcome import EventCounts
 
 ENV = "MPDOCTOR_HOOKS"
@@ -341,6 +341,34 @@ class Receiver:
             return EventCounts(received=self.received, accepted=self.accepted,
                                rejected=rejected, lost=self.lost,
                                kept_bytes=self._bytes)
+
+    def held_locks(self) -> List["HeldLock"]:
+        """What the ledgers of the tree's processes say they hold (hooks/locks.py): one entry
+        per lock a process of the watched tree took and did not release as often."""
+        from mpdoctor.hooks import locks
+        from mpdoctor.model import HeldLock
+
+        out: List[HeldLock] = []
+        try:
+            names = os.listdir(self.dir)
+        except OSError:
+            return out
+        for name in names:
+            if not name.startswith("held.") or not name[5:].isdigit():
+                continue
+            pid = int(name[5:])
+            if self.member(pid) is False:
+                continue  # not a process of the tree: not heard
+            try:
+                with open(os.path.join(self.dir, name), "rb") as f:
+                    data = f.read(locks.SLOTS * locks.SLOT)
+            except OSError:
+                continue
+            for key, lock, tid, count, line, file, sampled in locks.parse(data):
+                if count != 0:
+                    out.append(HeldLock(pid, key, lock, count, tid,
+                                        f"{file}:{line}" if file else "", sampled))
+        return out
 
     def close(self) -> None:
         """Stop the reader thread and read what is still queued, for at most ``DRAIN_TIME``

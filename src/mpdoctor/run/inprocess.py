@@ -30,7 +30,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from mpdoctor.model import Diagnosis, Event, Outcome, Role, Snapshot, Timer, Verdict
+from mpdoctor.model import (Diagnosis, Event, HeldLock, Outcome, Role, Snapshot, Timer,
+                            Verdict)
 from mpdoctor.observe import ownthreads, procfs
 from mpdoctor.observe.pyspy import Dumper
 from mpdoctor.observe.snapshot import Snapshotter, role_of
@@ -176,8 +177,9 @@ class _Snapshotter(Snapshotter):
     the whole process: no later deadlock involving this process could ever be proven."""
 
     def __init__(self, root_pid: int, reader: TreeReader, base: Set[int],
-                 events: Optional[Callable[[], Sequence[Event]]] = None) -> None:
-        super().__init__(root_pid, reader, base, events=events)
+                 events: Optional[Callable[[], Sequence[Event]]] = None,
+                 locks: Optional[Callable[[], Sequence[HeldLock]]] = None) -> None:
+        super().__init__(root_pid, reader, base, events=events, locks=locks)
         self.base = set(base)
 
     def take(self, before: Reading, now: Reading) -> Snapshot:
@@ -234,6 +236,7 @@ class InProcessWatch:
                  dumper: Optional[Dumper] = None, name: str = "mpdoctor watchdog",
                  outside: Optional[Iterable[int]] = None,
                  events: Optional[Callable[[], Sequence[Event]]] = None,
+                 locks: Optional[Callable[[], Sequence[HeldLock]]] = None,
                  own_threads: Callable[[], Iterable[int]] = lambda: ()) -> None:
         self.root = os.getpid()
         self.on_verdict = on_verdict
@@ -245,6 +248,7 @@ class InProcessWatch:
         #: what the hooks reported (the pytest plugin runs them in this process and its
         #: children); None: no hooks
         self.events = events
+        self.locks = locks
         #: kernel thread ids of more threads of mpdoctor's own in this process (the receiver
         #: of the hooks' events)
         self.own_threads = own_threads
@@ -299,7 +303,8 @@ class InProcessWatch:
     def _watchdog(self) -> Watchdog:
         reader = TreeReader(lambda: [self.root], ignore=self.ignore)
         return Watchdog(self.root, reader, _Snapshotter(self.root, reader, self.outside,
-                                                        events=self.events))
+                                                        events=self.events,
+                                                        locks=self.locks))
 
     def _run(self) -> None:
         _WATCHDOGS.add(threading.get_native_id())

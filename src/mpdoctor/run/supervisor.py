@@ -395,8 +395,9 @@ class Supervisor:
 
         reader = TreeReader(self._tops)
         events = self.receiver.snapshot if self.receiver is not None else None
+        locks = self.receiver.held_locks if self.receiver is not None else None
         return Watchdog(self.root_pid, reader, Snapshotter(self.root_pid, reader, outside,
-                                                           events=events))
+                                                           events=events, locks=locks))
 
     def _watch(self, outside: Set[int], t0: float) -> "Outcome":
         from mpdoctor.outcome import Outcome, Verdict  # (light: the rest of the model is not)
@@ -511,7 +512,8 @@ class Supervisor:
         if self.receiver is not None:
             import dataclasses
             snapshot = dataclasses.replace(snapshot, hooks=True,
-                                           events=tuple(self.receiver.snapshot()))
+                                           events=tuple(self.receiver.snapshot()),
+                                           locks=tuple(self.receiver.held_locks()))
         from mpdoctor.model import Outcome
         from mpdoctor.run import engine
 
