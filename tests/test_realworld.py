@@ -52,7 +52,8 @@ KNOWN_GAPS = {
     "joblib_mp_backend_worker_killed":
         "joblib's Parallel._retrieve naps in time.sleep(0.01) between status checks: mpdoctor "
         "does not model that loop as a wait on the backend's callback thread, so the hang stays "
-        "a timeout without a finding",
+        "a timeout (with a likely polling-without-progress that names the SIGSEGV worker), not "
+        "a proven pool-worker-died",
 }
 # how many cases run at once (MPDOCTOR_REALWORLD_AHEAD overrides; 1: one by one)
 AHEAD = 4
