@@ -167,15 +167,17 @@ def candidates(snapshot: Snapshot) -> List[int]:
     """Processes with a thread blocked on a lock that an outer frame of its own stack may
     hold: their stacks are read again with the local variables, which tell the lock apart."""
     out = []
-    for p in snapshot.processes:
-        for t in p.threads:
-            if t.wait.kind is not WaitKind.FUTEX or not t.wait.indefinite or not t.frames:
-                continue
-            own = stacks.own_frames(t)
-            user = [f for f in own if not stacks.is_library(f.filename)]
-            if len(user) >= 2 and acquired_at(user[0]) and any(held_at(f) for f in user[1:]):
-                out.append(p.pid)
-                break
+    with stacks.using(snapshot):  # the target interpreter's libraries, not mpdoctor's own
+        for p in snapshot.processes:
+            for t in p.threads:
+                if t.wait.kind is not WaitKind.FUTEX or not t.wait.indefinite or not t.frames:
+                    continue
+                own = stacks.own_frames(t)
+                user = [f for f in own if not stacks.is_library(f.filename)]
+                if len(user) >= 2 and acquired_at(user[0]) and any(held_at(f)
+                                                                   for f in user[1:]):
+                    out.append(p.pid)
+                    break
     return out
 
 
