@@ -37,7 +37,7 @@ def test_absent_optional_fields_read_as_none_and_numbers_as_floats():
                                     "mono": 5})
     assert kind == "hello"
     assert data == {"remaining": 0.0, "interval": 1.0, "mono": 5.0, "fork": None,
-                    "start": None}
+                    "start": None, "inherited": None, "parent": None}
     assert all(type(data[k]) is float for k in ("remaining", "interval", "mono"))
 
 

@@ -48,13 +48,7 @@ BUILT_SLUGS = {page.stem for page in
 ALL_CASES = "MPDOCTOR_REALWORLD_ALL"
 # cases of a diagnosis mpdoctor has, in a shape it cannot answer yet: expected to fail (strict:
 # the day one passes, this list must shrink)
-KNOWN_GAPS = {
-    "joblib_mp_backend_worker_killed":
-        "joblib's Parallel._retrieve naps in time.sleep(0.01) between status checks: mpdoctor "
-        "does not model that loop as a wait on the backend's callback thread, so the hang stays "
-        "a timeout (with a likely polling-without-progress that names the SIGSEGV worker), not "
-        "a proven pool-worker-died",
-}
+KNOWN_GAPS: Dict[str, str] = {}
 # how many cases run at once (MPDOCTOR_REALWORLD_AHEAD overrides; 1: one by one)
 AHEAD = 4
 # every new slug, and these existing ones, must be the expected diagnosis of some case

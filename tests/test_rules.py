@@ -8,7 +8,7 @@ import pytest
 
 from conftest import load_fixture
 from mpdoctor.diagnose import diagnose
-from mpdoctor.model import Thread, Wait, WaitKind
+from mpdoctor.model import Event, Thread, Wait, WaitKind
 
 SEEDS = ["seed_fork.json", "seed_spawn.json", "seed_forkserver.json"]
 
@@ -91,6 +91,9 @@ RULE_FIXTURES = {
     "handler_lock_fork.json": "lock-reentered",
     "holder_terminated_fork.json": "lock-holder-died",
     "holder_terminated_spawn.json": "lock-holder-died",
+    "helper_keeps_pipe_fork.json": "inherited-pipe-end",
+    "joblib_worker_killed_fork.json": "pool-worker-died",
+    "service_stdout_spawn.json": "inherited-pipe-end",
 }
 
 
@@ -355,3 +358,94 @@ def test_lock_holder_died_only_blames_the_dead():
     alive = tuple(dataclasses.replace(h, pid=snap.root_pid) for h in snap.locks)
     d = diagnose(dataclasses.replace(snap, locks=alive))
     assert "lock-holder-died" not in [f.slug for f in d.findings]
+
+
+# -- inherited-pipe-end -------------------------------------------------------------------------
+
+def _inherited(name):
+    snap = load_fixture(name)
+    [f] = diagnose(snap).findings
+    assert f.slug == "inherited-pipe-end"
+    return snap, f
+
+
+def test_inherited_pipe_end_names_the_forked_holder_and_who_forked_it():
+    snap, f = _inherited("helper_keeps_pipe_fork.json")
+    [holder] = f.data["holders"]
+    assert holder["how"] == "fork" and holder["from"] == snap.root_pid
+    reader = f.data["reader"]
+    assert reader["site"].endswith("repro/inherited_pipe_end/helper_keeps_pipe.py:23")
+    assert snap.by_pid[reader["pid"]].ppid == snap.root_pid != holder["pid"]
+    assert any(f"when main process {snap.root_pid} forked it" in e for e in f.evidence)
+    assert "end of file" in f.summary and "close" in f.fix
+
+
+def test_inherited_pipe_end_names_a_standard_stream_inherited_from_a_launcher():
+    snap, f = _inherited("service_stdout_spawn.json")
+    [holder] = f.data["holders"]
+    assert holder["how"] == "stdio" and holder["fd"] == 1
+    assert f.data["reader"]["site"].endswith("tests/programs/service_keeps_stdout.py:20")
+    assert "DEVNULL" in f.fix
+
+
+def _slugs(snap):
+    return [f.slug for f in diagnose(snap).findings]
+
+
+def test_inherited_pipe_end_needs_to_know_the_copy_was_inherited():
+    # without the forked child's hello, a parent that closed its copy proves nothing: the
+    # helper may have made the pipe itself after the fork
+    snap, _ = _inherited("helper_keeps_pipe_fork.json")
+    bare = dataclasses.replace(snap, events=tuple(e for e in snap.events if e.kind != "hello"))
+    assert "inherited-pipe-end" not in _slugs(bare)
+    assert "get-without-producer" in _slugs(bare)
+
+
+def test_inherited_pipe_end_leaves_a_copy_made_after_the_fork_alone():
+    snap, f = _inherited("helper_keeps_pipe_fork.json")
+    holder = f.data["holders"][0]["pid"]
+    events = tuple(dataclasses.replace(e, data={**e.data, "inherited": ""})
+                   if e.kind == "hello" and e.pid == holder else e for e in snap.events)
+    assert "inherited-pipe-end" not in _slugs(dataclasses.replace(snap, events=events))
+
+
+def test_inherited_pipe_end_leaves_a_producer_alone():
+    # a holder the hooks saw putting to that pipe was meant to write to it
+    snap, f = _inherited("helper_keeps_pipe_fork.json")
+    holder = f.data["holders"][0]["pid"]
+    put = Event("put-site", holder, snap.taken_at, {"site": "x.py:1", "pipe": f.data["inode"]})
+    assert "inherited-pipe-end" not in _slugs(
+        dataclasses.replace(snap, events=snap.events + (put,)))
+
+
+def test_inherited_pipe_end_leaves_a_child_started_with_its_output_on_the_pipe_alone():
+    # the reader started it with stdout=PIPE itself: it is the producer
+    snap, f = _inherited("service_stdout_spawn.json")
+    holder, reader = f.data["holders"][0]["pid"], f.data["reader"]["pid"]
+    processes = tuple(dataclasses.replace(p, ppid=reader) if p.pid == holder else p
+                      for p in snap.processes)
+    assert "inherited-pipe-end" not in _slugs(dataclasses.replace(snap, processes=processes))
+
+
+# -- joblib: Parallel's result loop -------------------------------------------------------------
+
+def test_joblib_result_loop_is_a_wait_on_the_callback_thread():
+    snap = load_fixture("joblib_worker_killed_fork.json")
+    [f] = diagnose(snap).findings
+    assert f.slug == "pool-worker-died"
+    assert "Parallel.__call__()" in f.summary
+    assert f.data["caller"]["site"].endswith("joblib_mp_backend_worker_killed/script.py:25")
+    assert any(d["exitcode"] == -11 for d in f.data["dead_workers"])  # the SIGSEGV
+
+
+@pytest.mark.parametrize("change", ["no event", "deadline"])
+def test_joblib_result_loop_can_act_unless_the_hooks_said_it_has_no_deadline(change):
+    # without the hooks' word, or with Parallel(timeout=...), the loop ends by itself
+    snap = load_fixture("joblib_worker_killed_fork.json")
+    if change == "no event":
+        events = tuple(e for e in snap.events if e.kind != "joblib-wait")
+    else:
+        events = tuple(dataclasses.replace(e, data={**e.data, "deadline": True})
+                       if e.kind == "joblib-wait" else e for e in snap.events)
+    assert len(events) == len(snap.events) - (change == "no event")
+    assert not diagnose(dataclasses.replace(snap, events=events)).deadlock

@@ -26,7 +26,7 @@ SLUG = slug("get-without-producer",
 DOCS = "docs/diagnoses/get-without-producer.md"
 
 
-class _Channel(NamedTuple):
+class Channel(NamedTuple):
     """What a reader waits on: a pipe, or a connected socket (whose writers are the holders of
     its peer end: a socketpair, a loopback TCP connection, a connected UDP socket)."""
 
@@ -36,19 +36,19 @@ class _Channel(NamedTuple):
     end: str  # what the writers hold: "write end", "other end"
 
 
-def _channel(g: Graph, target: str) -> Optional[_Channel]:
+def _channel(g: Graph, target: str) -> Optional[Channel]:
     sock = socket_of(g.snapshot, target)
     if sock is not None:
         if sock.peer is None or sock.listening or sock.outside:
             return None
-        return _Channel(f"socket:[{sock.inode}]", sock.inode, sock.peer_holders, "other end")
+        return Channel(f"socket:[{sock.inode}]", sock.inode, sock.peer_holders, "other end")
     pipe = pipe_of(g.snapshot, target)
     if pipe is None:
         return None
-    return _Channel(f"pipe:[{pipe.inode}]", pipe.inode, pipe.writers, "write end")
+    return Channel(f"pipe:[{pipe.inode}]", pipe.inode, pipe.writers, "write end")
 
 
-def _read_pipe(g: Graph, thread: Thread) -> List[_Channel]:
+def read_channels(g: Graph, thread: Thread) -> List[Channel]:
     w = thread.wait
     if w.kind is WaitKind.READ:
         channel = _channel(g, w.target)
@@ -63,7 +63,7 @@ def _read_pipe(g: Graph, thread: Thread) -> List[_Channel]:
 def check(g: Graph) -> List[Finding]:
     findings = []
     for proc, thread in list(g.stuck_threads()):
-        pipes = _read_pipe(g, thread)
+        pipes = read_channels(g, thread)
         if not pipes:
             continue
         findings.append(dataclasses.replace(_finding(g, proc, thread, pipes),
@@ -71,7 +71,7 @@ def check(g: Graph) -> List[Finding]:
     return findings
 
 
-def _finding(g: Graph, proc: Process, thread: Thread, pipes: List[_Channel]) -> Finding:
+def _finding(g: Graph, proc: Process, thread: Thread, pipes: List[Channel]) -> Finding:
     s = g.snapshot
     site = stacks.user_frame(thread)
     is_queue = bool(stacks.in_function(thread, "multiprocessing/queues.py", ["get"]))

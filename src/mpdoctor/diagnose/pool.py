@@ -18,7 +18,7 @@ from typing import List, Optional
 from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
 from mpdoctor.diagnose.describe import describe, who
-from mpdoctor.diagnose.waitfor import Graph
+from mpdoctor.diagnose.waitfor import Graph, collects_without_deadline
 from mpdoctor.hooks import protocol
 from mpdoctor.model import Event, Finding, Process, Severity, Thread
 
@@ -77,7 +77,9 @@ def check(g: Graph) -> List[Finding]:
     findings = []
     for proc, thread in list(g.stuck_threads()):
         entry = stacks.entry_call(thread)
-        if not stacks.user_level(thread) or not stacks.in_function(thread, POOL, WAITS):
+        if not stacks.user_level(thread) or not (
+                stacks.in_function(thread, POOL, WAITS)
+                or collects_without_deadline(g.snapshot, proc, thread)):
             continue
         f = (_terminated(g, proc, thread) or _handler_died(g, proc, thread)
              or _worker_died(g, proc, thread))

@@ -37,6 +37,7 @@ from typing import AbstractSet, Dict, FrozenSet, Iterable, List, Optional, Set, 
 
 import signal
 
+from mpdoctor.hooks import protocol
 from mpdoctor.model import (Event, Pipe, Process, Role, Snapshot, Socket, Thread, Timer,
                             Wait, WaitKind, pipe_inode, socket_inode)
 
@@ -192,11 +193,39 @@ def _socket_wakers(snapshot: Snapshot, sock: Socket, target: str,
     return _holders(h.pid for h in sock.peer_holders), ""
 
 
+#: joblib's Parallel collects results in a loop of these functions (joblib >= 1.3)
+JOBLIB = "joblib/parallel.py"
+JOBLIB_LOOP = ("_retrieve", "_wait_retrieval", "get_status")
+
+
+def collects_without_deadline(snapshot: Snapshot, proc: Process, thread: Thread) -> bool:
+    """Is ``thread`` in joblib's result loop for a ``Parallel`` call without a timeout?  The
+    stack says where it is (the innermost frame, as it sleeps between looks); the hooks said
+    that its call has no deadline (``joblib-wait``).  Without the hooks: not known, and then
+    the loop counts as able to act."""
+    if not thread.frames:
+        return False
+    inner = thread.frames[0]
+    if not (inner.filename.endswith(JOBLIB)
+            and inner.function.rsplit(".", 1)[-1] in JOBLIB_LOOP):
+        return False
+    told = None
+    for e in snapshot.events:
+        if e.kind == protocol.JOBLIB_WAIT and e.pid == proc.pid and e.data.get("tid") == thread.tid:
+            told = e.data.get("deadline")
+    return told is False
+
+
 def wakers_of(snapshot: Snapshot, proc: Process,
               thread: Thread) -> Tuple[Optional[AbstractSet[Node]], str]:
     """Who could end this thread's wait.  ``None`` means the thread can act by itself; the
     string says why (for the record)."""
     w: Wait = thread.wait
+    if thread.state not in ("D", "T", "t") and collects_without_deadline(snapshot, proc, thread):
+        # joblib's result loop polls (sleeps 10 ms between looks); only the backend's callback
+        # thread, in this process, can end it
+        return {tnode(proc.pid, t.tid) for t in proc.threads
+                if t.tid != thread.tid and t.state not in DEAD_THREAD_STATES}, ""
     if thread.state in ("R",) or w.kind is WaitKind.RUNNING:
         return None, RUNNING
     if thread.state in ("D", "T", "t"):
@@ -411,7 +440,7 @@ def build(snapshot: Snapshot, hidden_timers: bool = True,
 # the chain shown to the user
 
 
-def _thread_successors(g: Graph, node: TNode) -> List[TNode]:
+def successors(g: Graph, node: TNode) -> List[TNode]:
     """Stuck threads that could end this thread's wait, in the order that best tells the story:
     for a child's exit, the child's main thread first; for a pipe or a shared lock, the threads
     doing pipe I/O first (the one holding the lock is among them)."""
@@ -459,7 +488,7 @@ def chain(g: Graph, start: Optional[TNode] = None) -> List[TNode]:
         return []
     visited = {start}
     path: List[TNode] = [start]
-    iters = [iter(_thread_successors(g, start))]
+    iters = [iter(successors(g, start))]
     longest: List[TNode] = [start]
     while iters:
         nxt = next(iters[-1], None)
@@ -475,5 +504,5 @@ def chain(g: Graph, start: Optional[TNode] = None) -> List[TNode]:
         path.append(nxt)
         if len(path) > len(longest):
             longest = list(path)
-        iters.append(iter(_thread_successors(g, nxt)))
+        iters.append(iter(successors(g, nxt)))
     return longest

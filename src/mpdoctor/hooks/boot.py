@@ -98,6 +98,7 @@ PATCHES = {
     "traceback": ("errors:patch_print_exc",),
     "threading": ("errors:patch_thread_excepthook",),
     "signal": ("timers:patch_signal",),
+    "joblib.parallel": ("parallel:patch_parallel",),
 }
 #: the attribute of a patched module that lists the patches applied to it: a patch is applied
 #: once per module object, even if the hooks are started twice (two copies of mpdoctor on
@@ -155,13 +156,21 @@ class _OnImport:
         return spec
 
 
+#: the pid of the process about to fork (read in the child: its parent may be gone by then)
+_forking = [0]
+
+
+def _before_fork():
+    _forking[0] = os.getpid()
+
+
 def _after_fork_in_child():
     """Every lock and per-process state of the hooks starts afresh in a forked child (a lock
     another thread held at the fork would stay held), and the child says hello."""
     try:
         channel.after_fork()
         from mpdoctor.hooks import timers
-        timers.hello(fork=True)
+        timers.hello(fork=True, parent=_forking[0] or None)
     except Exception:
         pass
 
@@ -189,7 +198,7 @@ def _install():
 
     sys.addaudithook(_audit)
     if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child,
+        os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child,
                             after_in_parent=_after_fork_in_parent)
     timers.hello()
     try:  # stacks on request, for processes py-spy cannot read

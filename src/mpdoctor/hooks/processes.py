@@ -38,6 +38,32 @@ def _newest_child():
     return int(pids[-1]) if pids else None
 
 
+#: how many inherited pipes and sockets a forked child names in its hello
+INHERITED = 64
+
+
+def inherited():
+    """The pipes and sockets open in this process, as ``pipe:[N] socket:[N] ...`` (the first
+    ``INHERITED``): called in a child right after fork, they are the ones it got from its
+    parent, and the watchdog can tell a copy inherited that way from one made later.  None
+    when /proc cannot be read."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    out = []
+    for name in names:
+        try:
+            target = os.readlink("/proc/self/fd/" + name)
+        except OSError:
+            continue  # (the listing's own fd, closed by now)
+        if target.startswith(("pipe:[", "socket:[")):
+            out.append(target)
+            if len(out) >= INHERITED:
+                break
+    return " ".join(out)
+
+
 def after_fork_in_parent():
     try:
         _vouch(_newest_child(), "fork")

@@ -34,6 +34,8 @@ MAX_ITEMS = 20
 PID_MAX = 1 << 22  # the kernel's PID_MAX_LIMIT
 INODE_MAX = (1 << 64) - 1
 COUNT_MAX = (1 << 63) - 1
+#: the longest list of inherited pipes and sockets a hello carries (64 names of up to 30 chars)
+INHERITED_SIZE = 2048
 SECONDS_MAX = 1e12  # timer lengths and monotonic clocks: 30,000 years
 EPOCH_MAX = 1e11  # wall-clock time.time(): the year 5138
 
@@ -51,6 +53,7 @@ UNPICKLE_ERROR = "unpickle-error"
 STARTED_CHILD = "started-child"
 UNCAUGHT = "uncaught"
 CHILD_EXIT = "child-exit"
+JOBLIB_WAIT = "joblib-wait"
 
 #: kinds that hooks of earlier versions sent, sent no more: still valid, so that recorded
 #: snapshots keep loading (pool-call: one event per apply_async cost every Pool call a
@@ -166,6 +169,11 @@ def _declare() -> None:
                   required=False),
             _int("start", "the process's start time in clock ticks (tells a reused pid apart)",
                  0, COUNT_MAX, null=True, required=False),
+            _text("inherited", "after fork: the pipes and sockets the child got from its "
+                  "parent, as `pipe:[N] socket:[N] ...` (the first 64)",
+                  size=INHERITED_SIZE, required=False),
+            _int("parent", "after fork: the pid of the process that forked it", 1, PID_MAX,
+                 required=False),
         ), "hooks/timers.py: hello()",
             "once when the hooks start in a process, and in a forked child right after fork"),
         Kind(TIMER, (
@@ -217,6 +225,12 @@ def _declare() -> None:
                   )),
         ), "hooks/pool.py: the Pool._join_exited_workers wrapper",
             "when the pool's worker handler finds a worker that exited with a non-zero code"),
+        Kind(JOBLIB_WAIT, (
+            _int("tid", "the native id of the thread that collects the results", 1, PID_MAX),
+            _bool("deadline", "Parallel(timeout=...) was given: the wait ends by itself"),
+        ), "hooks/parallel.py: the Parallel._retrieve wrapper",
+            "when a thread starts collecting a joblib Parallel call's results (once per "
+            "thread, and again if the deadline changes)"),
         Kind(MAIN_GUARD, (
             _text("site", _site("of the process-starting code that ran at import")),
             _text("main", "the main module's file"),

@@ -40,12 +40,18 @@ def _start_time():
         return None
 
 
-def hello(fork=False):
-    """Announce this process: its hooks run, and its ITIMER_REAL state."""
+def hello(fork=False, parent=None):
+    """Announce this process: its hooks run, and its ITIMER_REAL state (and, after a fork,
+    who forked it and the pipes and sockets it inherited)."""
     try:
         remaining, interval = _state()
+        inherited = None
+        if fork:
+            from mpdoctor.hooks.processes import inherited as _inherited
+            inherited = _inherited()
         channel.send_closing(protocol.HELLO, remaining=remaining, interval=interval,
-                             mono=time.monotonic(), fork=fork, start=_start_time())
+                             mono=time.monotonic(), fork=fork, start=_start_time(),
+                             inherited=inherited, parent=parent)
     except Exception:
         pass
 

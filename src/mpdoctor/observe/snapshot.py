@@ -27,7 +27,9 @@ from mpdoctor.observe.pyspy import Dump
 from mpdoctor.observe.tree import Reading, TreeReader, moved
 
 EPOLLIN, EPOLLOUT = 0x1, 0x4
-RESOURCE_TRACKER_MARK = "from multiprocessing.resource_tracker import main"
+#: multiprocessing's resource tracker, and loky's (joblib.externals.loky.backend, or loky
+#: itself), which works the same way
+RESOURCE_TRACKER_MARK = "resource_tracker import main"
 FORKSERVER_MARK = "from multiprocessing.forkserver import main"
 #: the forkserver's command line names its listening socket's fd: ``main(LISTENER, ALIVE, ...``
 _FORKSERVER_MAIN = re.compile(r"from multiprocessing\.forkserver import main; main\((\d+), ")
@@ -43,8 +45,19 @@ def role_of(pid: int, root_pid: int, cmd: Tuple[str, ...], parent_cmd: Tuple[str
     if RESOURCE_TRACKER_MARK in text:
         return Role.RESOURCE_TRACKER
     if FORKSERVER_MARK in text and FORKSERVER_MARK not in " ".join(parent_cmd):
-        return Role.FORKSERVER  # its workers are forks of it and share its command line
+        # its workers are forks of it and share its command line; so do processes a worker
+        # forked, and one whose parent is gone is no longer below the forkserver: the
+        # forkserver itself is the one that still has the listener its command line names
+        if parent_cmd or _listens(pid, text):
+            return Role.FORKSERVER
     return Role.CHILD
+
+
+def _listens(pid: int, cmdline: str) -> bool:
+    m = _FORKSERVER_MAIN.search(cmdline)
+    if m is None:
+        return True  # (a command line of another shape: trust the mark)
+    return sockets.socket_inode(procfs.fd_target(pid, int(m.group(1))) or "") is not None
 
 
 class Snapshotter:
