@@ -154,6 +154,12 @@ def test_rules_without_python_stacks_fall_back_honestly():
     d = diagnose(bare)
     assert d.deadlock
     assert [f.slug for f in d.findings] == ["unexplained-deadlock"]
+    # and it says which pattern came closest, and what was missing
+    near = d.findings[0].data["closest"]
+    assert near["slug"] == "never-signalled"
+    assert near["present"] == ["a thread waits on a lock, event or semaphore"]
+    assert "Python stack" in near["missing"] and "no Python stacks were read" in near["missing"]
+    assert d.findings[0].evidence[-1].startswith("closest known pattern: never-signalled")
 
 
 def test_alike_processes_get_one_dump_and_share_its_stacks():

@@ -83,6 +83,9 @@ def test_lock_taken_twice_in_a_single_thread_is_stuck():
     d = diagnose(snap)
     assert d.deadlock
     assert [f.slug for f in d.findings] == ["unexplained-deadlock"]
+    near = d.findings[0].data["closest"]
+    assert near["slug"] == "never-signalled"
+    assert near["missing"].startswith("the Python stack shows which primitive")
 
 
 def test_a_second_thread_that_runs_can_release_the_lock():

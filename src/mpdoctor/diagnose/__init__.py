@@ -21,7 +21,7 @@ UNEXPLAINED = registry.slug(
     "a proven deadlock that matches no known pattern: the chain and every stack")
 
 #: modules of this package that hold no rules
-_HELPERS = {"describe", "registry", "stacks", "waitfor"}
+_HELPERS = {"closest", "describe", "registry", "stacks", "waitfor"}
 
 
 def _load_rules() -> None:
@@ -182,18 +182,27 @@ def unless_hidden_timers(snapshot: Snapshot, g: waitfor.Graph) -> List[Finding]:
 
 def unexplained(g: waitfor.Graph, chain: Tuple[Link, ...]) -> Finding:
     """The honest fallback: the deadlock is proven, but no rule knows its shape."""
+    from mpdoctor.diagnose import closest
+
     pids = tuple(sorted({pid for pid, _ in ((p, t) for _, p, t in g.stuck)}))
     cycle = len(chain) > 1 and (chain[0].pid, chain[0].tid) == (chain[-1].pid, chain[-1].tid)
+    near = closest.closest(g)
+    evidence = tuple(link.text for link in (chain[:-1] if cycle else chain))
+    if near is not None:
+        evidence += (closest.text(near),)
     return Finding(
         slug=UNEXPLAINED, severity=Severity.ERROR,
         summary=(f"{describe_mod.count(len(g.stuck), 'thread')} in "
                  f"{describe_mod.count(len(pids), 'process')} wait on each other and none can "
                  "ever move again; no known pattern matches"),
-        evidence=tuple(link.text for link in (chain[:-1] if cycle else chain)),
+        evidence=evidence,
         fix=("Read the wait-for chain and the stacks below: each thread waits for the next. "
              "Break the cycle at the wait that should have had a timeout or a different order."),
         docs="docs/diagnoses/unexplained-deadlock.md", pids=pids,
-        data={"site": _root_site(g.snapshot)})
+        data={"site": _root_site(g.snapshot),
+              "closest": None if near is None else {"slug": near.slug,
+                                                    "present": list(near.present),
+                                                    "missing": near.missing}})
 
 
 def _root_site(s: Snapshot) -> Optional[str]:
