@@ -360,6 +360,34 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class OomCounter:
+    """The OOM-kill counter of one memory cgroup (``oom_kill`` of memory.events or
+    memory.oom_control)."""
+
+    path: str  # the file it was read from
+    value: int
+
+
+@dataclass(frozen=True)
+class OomFacts:
+    """What was known about the kernel's OOM kills for a run (``observe/oom.py``): the cgroup
+    counter at the start and at the end, the kernel log's kills by pid (None: not readable),
+    and what could not be read."""
+
+    before: Optional[OomCounter] = None
+    after: Optional[OomCounter] = None
+    kernel: Optional[Dict[int, str]] = None
+    unreadable: Tuple[str, ...] = ()
+
+    @property
+    def counted(self) -> Optional[int]:
+        """OOM kills the cgroup counted during the run (None: not known)."""
+        if self.before is None or self.after is None or self.before.path != self.after.path:
+            return None
+        return self.after.value - self.before.value
+
+
+@dataclass(frozen=True)
 class Finding:
     """One diagnosis: what is wrong, the evidence, and the fix."""
 

@@ -18,13 +18,14 @@ traceback already says everything.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import signal
-from typing import Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.hooks import protocol
-from mpdoctor.model import Event, Finding, Severity
+from mpdoctor.model import Event, Finding, OomFacts, Severity
 
 BROKEN = slug("broken-process-pool",
               "a process pool broke: a worker died (killed, or its initializer failed) and "
@@ -64,6 +65,10 @@ _FRAME = re.compile(r'^\s*File "([^"]+)", line (\d+)', re.M)
 _LIBRARY = re.compile(r"/lib/python\d[^/]*/|/site-packages/|/dist-packages/|^<")
 
 
+#: who may send a SIGKILL, until the kernel's word on it is read (``with_oom``)
+KILL_WHY = " (sent by another process, or by the kernel's out-of-memory killer)"
+
+
 def signal_name(num: int) -> str:
     try:
         return signal.Signals(num).name
@@ -74,7 +79,7 @@ def signal_name(num: int) -> str:
 def _exit_text(code: int) -> str:
     if code < 0:
         name = signal_name(-code)
-        why = {"SIGKILL": " (sent by another process, or by the kernel's out-of-memory killer)",
+        why = {"SIGKILL": KILL_WHY,
                "SIGSEGV": " (a crash in native code: a C extension, ctypes)",
                "SIGABRT": " (an abort in native code: a failed assertion in a C library)",
                "SIGBUS": " (a crash in native code)"}.get(name, "")
@@ -369,3 +374,89 @@ def _killed(killed: List[Event]) -> Finding:
               "signal": signal_name(-code),
               "children": [{"pid": int(x.data["child"]), "exitcode": int(x.data["exitcode"]),
                             "parent": x.pid} for x in killed]})
+
+
+# -- who sent the SIGKILL ------------------------------------------------------------------------
+
+#: where a finding lists its dead processes (each with "pid" and "exitcode")
+_DEAD = {KILLED: "children", BROKEN: "workers", "pool-worker-died": "dead_workers"}
+
+
+def _sigkilled(f: Finding) -> List[int]:
+    key = _DEAD.get(f.slug)
+    return [int(d["pid"]) for d in f.data.get(key) or ()
+            if d.get("exitcode") == -9 and d.get("pid")] if key else []
+
+
+def needs_oom(findings: Sequence[Finding]) -> bool:
+    """Does a finding name a process killed by SIGKILL (whose sender the kernel may know)?"""
+    return any(_sigkilled(f) for f in findings)
+
+
+def with_oom(findings: Sequence[Finding], oom: Optional[OomFacts]) -> List[Finding]:
+    """The findings, with what the kernel says about each process of theirs killed by SIGKILL:
+    the OOM killer did it (the kernel log names it; or its memory cgroup counted an OOM kill
+    during the run), or it did not (the log names no such kill and the cgroup counted none),
+    or that could not be read."""
+    if oom is None:
+        return list(findings)
+    out = []
+    for f in findings:
+        dead = _sigkilled(f)
+        if not dead or "oom" in f.data:
+            out.append(f)
+            continue
+        evidence, verdicts = _oom_lines(dead, oom)
+        data = {**f.data, "oom": verdicts}
+        summary, fix = f.summary, f.fix
+        said = {"oom-killer": " (by the kernel's out-of-memory killer)",
+                "not-oom-killer": " (sent by another process: not the out-of-memory killer)"}
+        known = {said[v] for v in verdicts.values() if v in said}
+        if len(known) == 1:  # (all the same: the text can say it)
+            [why] = known
+            summary = summary.replace(KILL_WHY, why)
+            evidence = [e.replace(KILL_WHY, why) for e in f.evidence] + evidence
+        else:
+            evidence = list(f.evidence) + evidence
+        if any(v == "oom-killer" for v in verdicts.values()):
+            fix = ("The kernel ran out of memory for the script: use fewer worker processes, "
+                   "smaller tasks and results (imap() or chunks, rather than map() of a big "
+                   "list), free memory before forking, or raise the memory limit of the "
+                   "container or cgroup. " + fix)
+        out.append(dataclasses.replace(f, summary=summary, fix=fix,
+                                       evidence=tuple(evidence), data=data))
+    return out
+
+
+def _oom_lines(dead: List[int], oom: OomFacts) -> Tuple[List[str], Dict[str, str]]:
+    lines: List[str] = []
+    verdicts: Dict[str, str] = {}
+    counted = oom.counted
+    for pid in dead[:5]:
+        line = (oom.kernel or {}).get(pid)
+        if line is not None:
+            lines.append(f"the kernel's OOM killer killed process {pid}: \"{line}\" "
+                         "(kernel log)")
+            verdicts[str(pid)] = "oom-killer"
+        elif counted and oom.before is not None and oom.after is not None:
+            lines.append(f"the script's memory cgroup counted {counted} OOM "
+                         f"kill{'s' if counted != 1 else ''} during the run ({oom.after.path}: "
+                         f"oom_kill {oom.before.value} -> {oom.after.value}): the OOM killer "
+                         f"most likely killed process {pid}")
+            verdicts[str(pid)] = "oom-killer-likely"
+        elif oom.kernel is not None and counted == 0:
+            lines.append(f"not the OOM killer: the kernel log names no OOM kill of process "
+                         f"{pid}, and the script's memory cgroup counted none during the run; "
+                         "the SIGKILL came from a process (kill -9, Process.kill(), a "
+                         "supervisor or a test runner's timeout)")
+            verdicts[str(pid)] = "not-oom-killer"
+        elif oom.kernel is not None:
+            lines.append(f"the kernel log names no OOM kill of process {pid} (the memory "
+                         "cgroup's counter could not be read)")
+            verdicts[str(pid)] = "not-in-kernel-log"
+        else:
+            lines.append(f"whether the OOM killer killed process {pid} is not known: could not "
+                         f"read {' or '.join(oom.unreadable)} (the kernel log needs root or "
+                         "kernel.dmesg_restrict=0)")
+            verdicts[str(pid)] = "unknown"
+    return lines, verdicts

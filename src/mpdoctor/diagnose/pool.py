@@ -17,6 +17,7 @@ from typing import List, Optional
 
 from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
+from mpdoctor.diagnose.crashes import KILL_WHY
 from mpdoctor.diagnose.describe import describe, who
 from mpdoctor.diagnose.waitfor import Graph, collects_without_deadline
 from mpdoctor.hooks import protocol
@@ -202,8 +203,7 @@ def _worker_died(g: Graph, proc: Process, thread: Thread) -> Optional[Finding]:
                         "and Pool never re-sends a lost task")
     for e in deaths[:5]:
         code = e.data.get("exitcode")
-        how = (f"was killed by {_signal_name(-code)}" + (" (the OOM killer sends SIGKILL)"
-                                                         if code == -9 else "")
+        how = (f"was killed by {_signal_name(-code)}" + (KILL_WHY if code == -9 else "")
                if isinstance(code, int) and code < 0 else f"exited with status {code}")
         if unpickled and any(u.pid == e.data.get("worker") for u in unpickled):
             how += " (it could not unpickle its task, above)"

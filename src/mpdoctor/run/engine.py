@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mpdoctor.diagnose import diagnose, diagnose_crash, diagnose_events, reentered
-from mpdoctor.model import (Diagnosis, Dump, Event, Process, PyThread, Sample, Snapshot,
-                            Verdict)
+from mpdoctor.diagnose.crashes import needs_oom, with_oom
+from mpdoctor.model import (Diagnosis, Dump, Event, OomFacts, Process, PyThread, Sample,
+                            Snapshot, Verdict)
 from mpdoctor.observe.pyspy import Dumper
 from mpdoctor.observe.snapshot import with_stacks
 
@@ -144,11 +145,16 @@ def copied(snapshot: Snapshot, dumps: Dict[int, Dump], like: Dict[int, int]) -> 
     return out
 
 
-def events_only(events: Sequence[Event], failed: bool = False) -> Optional[Diagnosis]:
+def events_only(events: Sequence[Event], failed: bool = False,
+                oom: Optional[Callable[[], OomFacts]] = None) -> Optional[Diagnosis]:
     """What the hooks' events alone say when the script ended by itself (a pickling error, a
     dropped item, a missing main guard; and, when it ``failed``, what failed first in the
-    tree); None when they say nothing."""
+    tree, with what the kernel says of a SIGKILL: ``oom`` reads that, only when needed);
+    None when they say nothing."""
     findings = list(diagnose_events(events))
     if failed:
-        findings.extend(diagnose_crash(events, findings))
+        crash = diagnose_crash(events, findings)
+        if oom is not None and needs_oom(crash):
+            crash = with_oom(crash, oom())
+        findings.extend(crash)
     return Diagnosis(False, (), tuple(findings), ()) if findings else None

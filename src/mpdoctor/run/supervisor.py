@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ctypes
 import os
 import select
@@ -337,6 +338,10 @@ class Supervisor:
         self.root_pid = pid
         log("run", f"new process: {os.getpid()} -> {self.janitor.pid} -> {pid} "
                    f"{' '.join(self.argv)}")
+        # (after the start: the OOM kills the script's memory cgroup has counted so far, to
+        # tell whether a worker's SIGKILL came from the OOM killer)
+        from mpdoctor.observe import oom
+        oom_before = oom.counter(os.getpid())
         try:
             outcome = self._watch(outside, t0)
         except BaseException:
@@ -355,6 +360,11 @@ class Supervisor:
             log("run", "restored")
         outcome.started_at = started_at
         outcome.notes = self.notes + outcome.notes
+        if outcome.diagnosis is not None:  # (a deadlock's dead worker: SIGKILL by whom?)
+            from mpdoctor.diagnose.crashes import needs_oom, with_oom
+            if needs_oom(outcome.diagnosis.findings):
+                outcome.diagnosis = dataclasses.replace(outcome.diagnosis, findings=tuple(
+                    with_oom(outcome.diagnosis.findings, oom.facts(oom_before, os.getpid()))))
         if self.receiver is not None:
             self.receiver.close()
             counts = outcome.event_counts = self.receiver.counts()
@@ -367,7 +377,9 @@ class Supervisor:
                 outcome.events = self.receiver.snapshot()
             if outcome.diagnosis is None and outcome.events:
                 from mpdoctor.run import engine
-                outcome.diagnosis = engine.events_only(outcome.events, failed=failed)
+                outcome.diagnosis = engine.events_only(
+                    outcome.events, failed=failed,
+                    oom=lambda: oom.facts(oom_before, os.getpid()))
             if counts.lost and (outcome.verdict in ("deadlock", "timeout") or outcome.events):
                 outcome.notes.append(f"{counts.lost} events from the hooks were lost "
                                      "(the report may miss a put site or a pickling error)")
