@@ -33,8 +33,13 @@ PROGRAM = textwrap.dedent('''
     snap2 = locks.parse(open(path, "rb").read())
     out["snap1"] = snap1
     out["snap2"] = snap2
-    out["tracked"] = [hasattr(x.acquire, "__code__") for x in (lock, q._rlock, cond._lock,
+    out["tracked"] = [hasattr(x.acquire, "semlock") for x in (lock, q._rlock, cond._lock,
                       cond._sleeping_count, sem)]
+    import pickle
+    try:
+        pickle.dumps(lock.acquire)                   # as without the hooks: the SemLock
+    except Exception as exc:
+        out["pickled"] = "%s: %s" % (type(exc).__name__, exc)
     print(json.dumps(out))
 ''')
 
@@ -49,6 +54,7 @@ def test_the_ledger_keeps_the_users_locks_and_where_they_were_taken(tmp_path):
     # the user's Lock, the Condition's lock and the user's semaphore; not the queue's locks,
     # nor the Condition's internal semaphores
     assert out["tracked"] == [True, False, True, False, True]
+    assert out["pickled"] == "TypeError: cannot pickle '_multiprocessing.SemLock' object"
     assert out["with"] is False
     assert out["release_unheld"] == "ValueError"  # what SemLock.release raises, untouched
     held = {(s[4], s[3]) for s in out["snap1"]}

@@ -17,6 +17,7 @@ that reaches a spawned child is tracked there when its parent tracked it (the na
 locks are appended to ``locks`` beside the ledgers).
 """
 
+import functools
 import os
 import sys
 
@@ -191,8 +192,23 @@ def _track(lock):
             pass
         return result
 
-    lock.acquire = tracked_acquire
-    lock.release = tracked_release
+    lock.acquire = _method(tracked_acquire, semlock, "acquire")
+    lock.release = _method(tracked_release, semlock, "release")
+
+
+class _Method(functools.partial):
+    """A tracked lock's acquire or release: called as the function it wraps (a C partial adds
+    no Python frame), and pickled as the SemLock method it stands for, which fails as it does
+    without the hooks (TypeError: cannot pickle '_multiprocessing.SemLock' object)."""
+
+    def __reduce__(self):
+        return getattr, (self.semlock, self.name)
+
+
+def _method(func, semlock, name):
+    m = _Method(func)
+    m.semlock, m.name = semlock, name
+    return m
 
 
 _ENTER_CODE = None
