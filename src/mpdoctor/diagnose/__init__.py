@@ -18,7 +18,8 @@ from mpdoctor.model import Diagnosis, Event, Finding, Link, Severity, Snapshot
 
 UNEXPLAINED = registry.slug(
     "unexplained-deadlock",
-    "a proven deadlock that matches no known pattern: the chain and every stack")
+    "a proven deadlock that matches no known pattern: the chain, every stack and the "
+    "closest known pattern")
 
 #: modules of this package that hold no rules
 _HELPERS = {"closest", "describe", "registry", "stacks", "waitfor"}

@@ -34,7 +34,8 @@ RAISED = slug("child-exception",
               "an exception raised in a child process made the script fail",
               "child_exception/fix_report_errors.py")
 KILLED = slug("process-killed",
-              "a child process was killed by a signal (a crash in native code, or SIGKILL)",
+              "a child process was killed by a signal (a crash in native code, or SIGKILL: "
+              "by the OOM killer or not)",
               "process_killed/fix_valid_pointer.py")
 
 NOT_FOUND = slug("function-not-found-in-child",
