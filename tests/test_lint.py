@@ -70,6 +70,8 @@ CATALOGUE: Dict[str, Set[str]] = {
     "manager_died/fix_keep_manager_alive.py": set(),
     "lock_holder_died/holder_terminated.py": set(),
     "lock_holder_died/fix_release_in_finally.py": set(),
+    "lock_order_inversion/opposite_orders.py": set(),
+    "lock_order_inversion/fix_one_order.py": set(),
     "inherited_pipe_end/helper_keeps_pipe.py": set(),
     "inherited_pipe_end/fix_close_inherited.py": set(),
     "lock_reentered/handler_takes_lock.py": set(),

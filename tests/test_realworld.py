@@ -37,7 +37,7 @@ NEW_SLUGS = {
     "lock-holder-died", "lock-reentered", "exit-blocked-by-thread", "inherited-pipe-end",
     "polling-without-progress", "pool-respawn-loop", "waits-on-outside", "child-exception",
     "process-killed", "broken-process-pool", "manager-died", "daemon-with-children",
-    "pool-misuse", "function-not-found-in-child", "shared-state-gone",
+    "pool-misuse", "function-not-found-in-child", "shared-state-gone", "lock-order-inversion",
 }
 KNOWN_SLUGS = EXISTING_SLUGS | NEW_SLUGS
 # the diagnoses mpdoctor has: each has its page.  A case whose slug is not among them is wanted

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import load_fixture
 from mpdoctor.diagnose import diagnose
-from mpdoctor.model import Event, Thread, Wait, WaitKind
+from mpdoctor.model import Event, Role, Thread, Wait, WaitKind
 
 SEEDS = ["seed_fork.json", "seed_spawn.json", "seed_forkserver.json"]
 
@@ -93,6 +93,8 @@ RULE_FIXTURES = {
     "holder_terminated_spawn.json": "lock-holder-died",
     "helper_keeps_pipe_fork.json": "inherited-pipe-end",
     "joblib_worker_killed_fork.json": "pool-worker-died",
+    "opposite_orders_fork.json": "lock-order-inversion",
+    "opposite_orders_spawn.json": "lock-order-inversion",
     "service_stdout_spawn.json": "inherited-pipe-end",
 }
 
@@ -455,3 +457,42 @@ def test_joblib_result_loop_can_act_unless_the_hooks_said_it_has_no_deadline(cha
                        if e.kind == "joblib-wait" else e for e in snap.events)
     assert len(events) == len(snap.events) - (change == "no event")
     assert not diagnose(dataclasses.replace(snap, events=events)).deadlock
+
+
+# -- lock-order-inversion ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["opposite_orders_fork.json", "opposite_orders_spawn.json"])
+def test_lock_order_inversion_names_each_holder_and_where_it_took_its_lock(name):
+    snap = load_fixture(name)
+    [f] = diagnose(snap).findings
+    circle = f.data["circle"]
+    assert len(circle) == 2 and {c["pid"] for c in circle} == {
+        p.pid for p in snap.processes if p.role in (Role.MAIN, Role.CHILD)}
+    for step, nxt in zip(circle, circle[1:] + circle[:1]):
+        assert step["held_by"]["pid"] == nxt["pid"]  # each waits for the next one's lock
+        assert step["site"].endswith("repro/lock_order_inversion/opposite_orders.py:14")
+        assert step["held_by"]["site"].endswith("repro/lock_order_inversion/opposite_orders.py:11")
+    assert step["waits_for"] != nxt["waits_for"]
+    assert "opposite orders" in f.summary and "`second`" in f.summary
+
+
+def test_lock_order_inversion_needs_the_ledger():
+    snap = load_fixture("opposite_orders_fork.json")
+    d = diagnose(dataclasses.replace(snap, locks=()))
+    assert d.deadlock and "lock-order-inversion" not in [f.slug for f in d.findings]
+
+
+def test_lock_order_inversion_needs_the_circle_to_close():
+    # one ledger entry lost: the holder of one lock is unknown, so there is no circle to show
+    snap = load_fixture("opposite_orders_fork.json")
+    held = [h for h in snap.locks if h.count > 0]
+    d = diagnose(dataclasses.replace(snap, locks=tuple(h for h in snap.locks if h != held[0])))
+    assert d.deadlock and "lock-order-inversion" not in [f.slug for f in d.findings]
+
+
+def test_lock_order_inversion_leaves_a_signalling_semaphore_alone():
+    snap = load_fixture("opposite_orders_fork.json")
+    first = next(h for h in snap.locks if h.count > 0)
+    signal = dataclasses.replace(first, pid=first.pid, count=-1, tid=first.tid + 1)
+    d = diagnose(dataclasses.replace(snap, locks=snap.locks + (signal,)))
+    assert "lock-order-inversion" not in [f.slug for f in d.findings]
