@@ -41,7 +41,7 @@ def test_the_kernel_log_is_read_to_its_end_without_waiting(tmp_path):
 def test_the_cgroup_counter_is_read_from_v1_and_v2_files(tmp_path, name, text):
     path = tmp_path / name
     path.write_text(text)
-    assert oom.read_counter(str(path)) == OomCounter(str(path), 2)
+    assert oom.read_counter(str(path)) == (str(path), 2)
     assert oom.read_counter(str(tmp_path / "none")) is None
 
 

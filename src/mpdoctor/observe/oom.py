@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Dict, Iterable, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, Optional, Tuple
 
-from mpdoctor.model import OomCounter as Counter
-from mpdoctor.model import OomFacts as Facts
+if TYPE_CHECKING:  # (the model is imported only when a report needs it: see ``facts``)
+    from mpdoctor.model import OomFacts
+
+#: an OOM-kill counter as read: (the file, its oom_kill value)
+Raw = Tuple[str, int]
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 KMSG = "/dev/kmsg"
@@ -53,7 +56,7 @@ def memory_cgroup(pid: int, root: str = CGROUP_ROOT) -> Optional[str]:
     return v2 if v2 is not None and os.path.exists(v2) else None
 
 
-def read_counter(path: Optional[str]) -> Optional[Counter]:
+def read_counter(path: Optional[str]) -> Optional[Raw]:
     """The ``oom_kill`` line of a memory.events or memory.oom_control file."""
     if path is None:
         return None
@@ -62,13 +65,13 @@ def read_counter(path: Optional[str]) -> Optional[Counter]:
             for line in f:
                 key, _, value = line.partition(" ")
                 if key == "oom_kill":
-                    return Counter(path, int(value))
+                    return path, int(value)
     except (OSError, ValueError):
         return None
     return None
 
 
-def counter(pid: int, root: str = CGROUP_ROOT) -> Optional[Counter]:
+def counter(pid: int, root: str = CGROUP_ROOT) -> Optional[Raw]:
     return read_counter(memory_cgroup(pid, root))
 
 
@@ -109,14 +112,17 @@ def kernel_kills(path: str = KMSG) -> Tuple[Optional[Dict[int, str]], str]:
     return kills_in(lines), ""
 
 
-def facts(before: Optional[Counter], pid: int, root: str = CGROUP_ROOT,
-          kmsg: str = KMSG) -> Facts:
+def facts(before: Optional[Raw], pid: int, root: str = CGROUP_ROOT,
+          kmsg: str = KMSG) -> "OomFacts":
     """What can be known now, given the counter read at the start (for ``pid``'s cgroup)."""
-    after = read_counter(before.path) if before is not None else counter(pid, root)
+    from mpdoctor.model import OomCounter, OomFacts
+
+    after = read_counter(before[0]) if before is not None else counter(pid, root)
     kernel, why = kernel_kills(kmsg)
     unreadable = []
     if kernel is None:
         unreadable.append(why)
     if before is None or after is None:
         unreadable.append("the memory cgroup's oom_kill counter")
-    return Facts(before, after, kernel, tuple(unreadable))
+    return OomFacts(OomCounter(*before) if before else None,
+                    OomCounter(*after) if after else None, kernel, tuple(unreadable))

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import ctypes
 import os
 import select
@@ -361,6 +360,8 @@ class Supervisor:
         outcome.started_at = started_at
         outcome.notes = self.notes + outcome.notes
         if outcome.diagnosis is not None:  # (a deadlock's dead worker: SIGKILL by whom?)
+            import dataclasses
+
             from mpdoctor.diagnose.crashes import needs_oom, with_oom
             if needs_oom(outcome.diagnosis.findings):
                 outcome.diagnosis = dataclasses.replace(outcome.diagnosis, findings=tuple(
