@@ -33,12 +33,16 @@ def _site_deque_class():
             self.sites = {}  # id(item) -> (code, instruction) of the put, sampled items only
             self.seen = set()
             self.pipe = pipe
+            self.sampled = 0  # puts looked at (the same object put again counts again)
 
         def append(self, obj, _getframe=sys._getframe, _lib=_is_library):
             deque.append(self, obj)
             if type(obj) is object:
                 return  # close()'s sentinel
             try:
+                self.sampled += 1
+                if self.sampled >= self.SAMPLE:
+                    self.append = deque.append.__get__(self)  # enough: full speed from now on
                 # put() called from C (a thread started on q.put, atexit): no caller frame
                 f = _getframe(1).f_back
                 depth = 0
@@ -52,8 +56,6 @@ def _site_deque_class():
                 if key not in self.seen:
                     self.seen.add(key)
                     channel.send(protocol.PUT_SITE, site=_where(key), pipe=self.pipe)
-                if len(self.sites) >= self.SAMPLE:
-                    self.append = deque.append.__get__(self)  # enough: full speed from now on
             except Exception:
                 pass
 
