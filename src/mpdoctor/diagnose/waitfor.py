@@ -38,8 +38,8 @@ from typing import AbstractSet, Dict, FrozenSet, Iterable, List, Optional, Set, 
 import signal
 
 from mpdoctor.hooks import protocol
-from mpdoctor.model import (Event, Pipe, Process, Role, Snapshot, Socket, Thread, Timer,
-                            Wait, WaitKind, pipe_inode, socket_inode)
+from mpdoctor.model import (Event, Pipe, Process, Role, SharedMapping, Snapshot, Socket,
+                            Thread, Timer, Wait, WaitKind, pipe_inode, socket_inode)
 
 TNode = Tuple[str, int, int]  # ("t", pid, tid)
 PNode = Tuple[str, int]  # ("p", pid)
@@ -145,9 +145,46 @@ def _holders(pids: Iterable[int]) -> Set[Node]:
     return {pnode(pid) for pid in pids}
 
 
+_MAPPERS: Dict[int, Tuple[SharedMapping, FrozenSet[Node]]] = {}
+
+
+def _mappers(snapshot: Snapshot, mapping: SharedMapping) -> FrozenSet[Node]:
+    """The processes that map a shared lock, as one set for every waiter on it (a thousand
+    feeders waiting for one queue's write lock share it)."""
+    cached = _MAPPERS.get(id(mapping))
+    if cached is not None and cached[0] is mapping:
+        return cached[1]
+    if len(_MAPPERS) > 64:
+        _MAPPERS.clear()
+    out = frozenset(pnode(pid) for pid in mapping.mappers)
+    _MAPPERS[id(mapping)] = (mapping, out)
+    return out
+
+
+_WAKERS: Dict[Tuple[int, str, bool, bool], Tuple[Snapshot, Tuple[Optional[AbstractSet[Node]],
+                                                                  str]]] = {}
+
+
 def _pipe_wakers(snapshot: Snapshot, target: str, want_read: bool,
                  want_write: bool) -> Tuple[Optional[AbstractSet[Node]], str]:
-    """Wakers of a wait on one fd; ``None`` (with a reason) when it may be woken any time."""
+    """Wakers of a wait on one fd; ``None`` (with a reason) when it may be woken any time.
+    One frozen set per pipe end and snapshot, shared by every wait on it: a thousand feeders
+    writing to one queue's pipe share one set of its readers (and ``build`` gives it one node),
+    instead of a thousand copies of a thousand holders."""
+    key = (id(snapshot), target, want_read, want_write)
+    cached = _WAKERS.get(key)
+    if cached is not None and cached[0] is snapshot:
+        return cached[1]
+    if _WAKERS and next(iter(_WAKERS.values()))[0] is not snapshot:
+        _WAKERS.clear()  # one snapshot at a time
+    ws, why = _pipe_wakers_of(snapshot, target, want_read, want_write)
+    found = (frozenset(ws) if ws is not None else None, why)
+    _WAKERS[key] = (snapshot, found)
+    return found
+
+
+def _pipe_wakers_of(snapshot: Snapshot, target: str, want_read: bool,
+                    want_write: bool) -> Tuple[Optional[AbstractSet[Node]], str]:
     if not target:
         return None, "its fd could not be resolved"
     sock = socket_of(snapshot, target)
@@ -272,7 +309,7 @@ def wakers_of(snapshot: Snapshot, proc: Process,
             # (a zombie opens nothing)
             return _everyone(snapshot), ""
         if _sealed(mapping.path):
-            return {pnode(pid) for pid in mapping.mappers}, ""
+            return _mappers(snapshot, mapping), ""
         return None, f"a futex in {mapping.path}, which other programs may open"
     return None, f"{w.kind.value}"
 

@@ -160,10 +160,13 @@ def fds(pid: int) -> Optional[Dict[int, str]]:
     except OSError:
         return None
     out: Dict[int, str] = {}
-    for name in names:
-        target = readlink(f"{base}/{name}")
-        if target is not None and name.isascii() and name.isdigit():
-            out[int(name)] = target
+    prefix = base + "/"
+    link = os.readlink
+    for name in names:  # (a forked child of a big tree has thousands: kept tight)
+        try:
+            out[int(name)] = link(prefix + name)
+        except (OSError, ValueError):
+            continue  # closed meanwhile (or not a number)
     return out
 
 
@@ -237,20 +240,32 @@ def parse_maps_line(line: str) -> Optional[Mapping]:
         return None
 
 
-def mapping_at(pid: int, address: int) -> Optional[Mapping]:
-    text = read_text(f"{PROC}/{pid}/maps", 1 << 16)
+def maps_text(pid: int) -> Optional[str]:
+    return read_text(f"{PROC}/{pid}/maps", 1 << 16)
+
+
+def mapping_at(pid: int, address: int, text: Optional[str] = None) -> Optional[Mapping]:
+    """The mapping of ``pid`` that holds ``address`` (``text``: its maps, already read)."""
+    if text is None:
+        text = maps_text(pid)
     if text is None:
         return None
     for line in text.splitlines():
-        m = parse_maps_line(line)
-        if m is not None and m.start <= address < m.end:
-            return m
+        span = line.split(" ", 1)[0]
+        lo, _, hi = span.partition("-")
+        try:
+            if not int(lo, 16) <= address < int(hi, 16):
+                continue  # (only the line that holds it is parsed in full)
+        except ValueError:
+            continue
+        return parse_maps_line(line)
     return None
 
 
-def mapped_keys(pid: int) -> Optional[set]:
-    """``dev:inode`` of every shared file mapping of a process."""
-    text = read_text(f"{PROC}/{pid}/maps", 1 << 16)
+def mapped_keys(pid: int, text: Optional[str] = None) -> Optional[set]:
+    """``dev:inode`` of every shared file mapping of a process (``text``: its maps)."""
+    if text is None:
+        text = maps_text(pid)
     if text is None:
         return None
     keys = set()

@@ -81,6 +81,7 @@ class Snapshotter:
         self.locks = locks
         self._fd_cache: Dict[int, Tuple[Tuple, Dict[int, str]]] = {}
         self._maps_cache: Dict[int, Tuple[Tuple, Set[str]]] = {}
+        self._maps_now: Dict[int, Optional[str]] = {}  # maps read during the current take()
         self.notes: List[str] = []
 
     # -- per-process caches, keyed by how often each thread has run ---------------------------
@@ -111,10 +112,16 @@ class Snapshotter:
         cached = self._maps_cache.get(pid)
         if cached is not None and cached[0] == key and all(r is not None for _, r, _ in key):
             return cached[1]
-        keys = procfs.mapped_keys(pid)
+        keys = procfs.mapped_keys(pid, self._maps_text(pid))
         if keys is not None:
             self._maps_cache[pid] = (key, keys)
         return keys
+
+    def _maps_text(self, pid: int) -> Optional[str]:
+        """A process's maps, read once per snapshot (each of its waiting threads needs it)."""
+        if pid not in self._maps_now:
+            self._maps_now[pid] = procfs.maps_text(pid)
+        return self._maps_now[pid]
 
     # -- resolution of one wait --------------------------------------------------------------
     def _resolve(self, pid: int, line: str, wait: Wait) -> Wait:
@@ -125,7 +132,7 @@ class Snapshotter:
         if wait.kind is WaitKind.POLL:
             return _replace(wait, fds=tuple(self._polled(pid, line, wait)))
         if wait.kind is WaitKind.FUTEX and not wait.private and wait.address is not None:
-            m = procfs.mapping_at(pid, wait.address)
+            m = procfs.mapping_at(pid, wait.address, self._maps_text(pid))
             if m is None:
                 return wait
             if len(m.perms) > 3 and m.perms[3] == "p":
@@ -167,6 +174,7 @@ class Snapshotter:
         then everything resolved about it held for the whole window.
         """
         arch = self.reader.arch
+        self._maps_now = {}
         waits: Dict[Tuple[int, int], Wait] = {}
         for key, tr in now.threads.items():
             waits[key] = self._resolve(tr.pid, tr.line, tr.wait)
@@ -196,6 +204,10 @@ class Snapshotter:
         writers: Dict[int, List[Holder]] = {i: [] for i in inodes}
         mappers: Dict[str, List[int]] = {k: [] for k in shared_keys}
         unreadable: List[int] = []
+        # what /proc/PID/fd/N says of each wanted pipe and socket: one dict lookup per fd (a
+        # big forked tree has about n*n/2 fds: every child inherits its parent's table)
+        wanted: Dict[str, Tuple[bool, int]] = {f"pipe:[{i}]": (False, i) for i in readers}
+        wanted.update({f"socket:[{i}]": (True, i) for i in sock_holders})
         for pid in now.pids:
             if inodes or sock_holders:
                 table = self._fds(now, pid)
@@ -203,11 +215,13 @@ class Snapshotter:
                     unreadable.append(pid)
                     table = {}
                 for fd, target in table.items():
-                    sock = sockets.socket_inode(target)
-                    if sock in sock_holders:
-                        sock_holders[sock].append(Holder(pid, fd))
+                    hit = wanted.get(target)
+                    if hit is None:
                         continue
-                    inode = procfs.pipe_inode(target)
+                    is_socket, inode = hit
+                    if is_socket:
+                        sock_holders[inode].append(Holder(pid, fd))
+                        continue
                     if inode in readers:
                         mode = _fd_mode(pid, fd)
                         if mode is None:
@@ -220,6 +234,7 @@ class Snapshotter:
                 keys = self._maps(now, pid) or set()
                 for shared_key in shared_keys & keys:
                     mappers[shared_key].append(pid)
+        self._maps_now = {}  # (a big tree's maps weigh megabytes: not kept)
 
         pipes = []
         for inode in sorted(inodes):
