@@ -95,6 +95,7 @@ RULE_FIXTURES = {
     "joblib_worker_killed_fork.json": "pool-worker-died",
     "opposite_orders_fork.json": "lock-order-inversion",
     "opposite_orders_spawn.json": "lock-order-inversion",
+    "ppe_event_fork.json": "never-signalled",
     "service_stdout_spawn.json": "inherited-pipe-end",
 }
 
@@ -496,3 +497,13 @@ def test_lock_order_inversion_leaves_a_signalling_semaphore_alone():
     signal = dataclasses.replace(first, pid=first.pid, count=-1, tid=first.tid + 1)
     d = diagnose(dataclasses.replace(snap, locks=snap.locks + (signal,)))
     assert "lock-order-inversion" not in [f.slug for f in d.findings]
+
+
+def test_an_executors_manager_thread_is_named_for_its_role_and_gets_no_finding():
+    # it waits for the workers' results: that is the workers' finding (never-signalled)
+    from mpdoctor.diagnose import describe
+    snap = load_fixture("ppe_event_fork.json")
+    root = snap.root
+    [manager] = [t for t in root.threads if describe.housekeeper(t)]
+    assert "ProcessPoolExecutor's manager thread" in describe.describe(snap, root, manager)
+    assert [f.slug for f in diagnose(snap).findings] == ["never-signalled"]

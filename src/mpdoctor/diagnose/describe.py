@@ -76,8 +76,38 @@ def thread_label(proc: Process, thread: Thread) -> str:
     return f"thread {thread.name or '?'} ({thread.tid})"
 
 
+#: threads a pool or an executor runs for itself, in the parent: (file, functions, role).
+#: They wait for the workers (results, exits) or for the user's calls, as their library
+#: meant; what they wait on is the workers' doing, never a finding of theirs.
+HOUSEKEEPERS = (
+    ("concurrent/futures/process.py", ("_ExecutorManagerThread.run", "run",
+                                       "_queue_management_worker"),
+     "the ProcessPoolExecutor's manager thread, waiting for its workers' results and exits"),
+    ("loky/process_executor.py", ("_ExecutorManagerThread.run", "run",
+                                  "_queue_management_worker"),
+     "loky's executor manager thread, waiting for its workers' results and exits"),
+    ("multiprocessing/pool.py", ("_handle_results",),
+     "the Pool's result-handler thread, waiting for its workers' results"),
+    ("multiprocessing/pool.py", ("_handle_tasks",),
+     "the Pool's task-handler thread, waiting for tasks to hand out"),
+    ("multiprocessing/pool.py", ("_handle_workers",),
+     "the Pool's worker-handler thread, waiting for a worker to exit"),
+)
+
+
+def housekeeper(thread: Thread) -> str:
+    """The role of a pool's or an executor's own thread ("" for any other thread)."""
+    for path, names, role in HOUSEKEEPERS:
+        if stacks.in_function(thread, path, list(names)):
+            return role
+    return ""
+
+
 def library_action(thread: Thread) -> str:
     """What well-known multiprocessing code the thread is in, if any."""
+    role = housekeeper(thread)
+    if role:
+        return role
     if stacks.in_function(thread, "multiprocessing/queues.py", ["_finalize_join"]):
         return "waits for its queue feeder thread to flush (Queue._finalize_join)"
     feed = stacks.in_function(thread, "multiprocessing/queues.py", ["_feed"])

@@ -16,7 +16,7 @@ from typing import List, NamedTuple, Optional, Tuple
 
 from mpdoctor.diagnose.registry import Phase, rule, slug
 from mpdoctor.diagnose import stacks
-from mpdoctor.diagnose.describe import dead_children, describe, who
+from mpdoctor.diagnose.describe import dead_children, describe, housekeeper, who
 from mpdoctor.diagnose.waitfor import Graph, pipe_of, socket_of
 from mpdoctor.model import Finding, Holder, Process, Severity, Thread, WaitKind
 
@@ -63,6 +63,8 @@ def read_channels(g: Graph, thread: Thread) -> List[Channel]:
 def check(g: Graph) -> List[Finding]:
     findings = []
     for proc, thread in list(g.stuck_threads()):
+        if housekeeper(thread):
+            continue  # a pool's or executor's own thread waits for its workers: their finding
         pipes = read_channels(g, thread)
         if not pipes:
             continue
