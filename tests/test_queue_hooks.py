@@ -23,3 +23,4 @@ def test_the_buffer_stops_looking_after_its_sample_even_for_one_object_put_again
     assert vars(buffer)["append"] == deque.append.__get__(buffer)  # C speed from then on
     assert len(buffer) == buffer.SAMPLE + 10 and buffer.sampled == buffer.SAMPLE
     assert len(buffer.seen) == 1  # one call site, seen once
+

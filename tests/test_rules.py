@@ -418,6 +418,19 @@ def test_inherited_pipe_end_leaves_a_copy_made_after_the_fork_alone():
     assert "inherited-pipe-end" not in _slugs(dataclasses.replace(snap, events=events))
 
 
+def test_inherited_pipe_end_does_not_trust_a_truncated_list():
+    # a child with too many fds to look at all says so ("..."): what it does not list may
+    # still have been inherited, so the absence proves nothing (and the parent closed its copy)
+    snap, f = _inherited("helper_keeps_pipe_fork.json")
+    holder = f.data["holders"][0]["pid"]
+    end = f"pipe:[{f.data['inode']}]"
+    listed = next(e for e in snap.events if e.kind == "hello" and e.pid == holder)
+    assert end in listed.data["inherited"].split()
+    events = tuple(dataclasses.replace(e, data={**e.data, "inherited": "pipe:[1] ..."})
+                   if e is listed else e for e in snap.events)
+    assert "inherited-pipe-end" not in _slugs(dataclasses.replace(snap, events=events))
+
+
 def test_inherited_pipe_end_leaves_a_producer_alone():
     # a holder the hooks saw putting to that pipe was meant to write to it
     snap, f = _inherited("helper_keeps_pipe_fork.json")

@@ -86,10 +86,6 @@ def _writer_gone(g: Graph) -> bool:
     return False
 
 
-def _shared_wait(g: Graph) -> bool:
-    return any(not t.wait.private for _, t in _kind(g, WaitKind.FUTEX))
-
-
 def _primitive(g: Graph) -> bool:
     return any(primitive(t) is not None for _, t in _stuck(g))
 

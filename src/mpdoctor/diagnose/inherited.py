@@ -36,6 +36,8 @@ SLUG = slug("inherited-pipe-end",
 DOCS = "docs/diagnoses/inherited-pipe-end.md"
 
 _STREAMS = {0: "standard input", 1: "standard output", 2: "standard error"}
+#: the last word of a hello's list of inherited pipes and sockets when not all fds were read
+TRUNCATED = "..."
 
 
 class _Copy(NamedTuple):
@@ -64,7 +66,11 @@ def _inherited_at_fork(s: Snapshot, proc: Process, parent: Optional[Process], en
     shows it: a copy made after the fork could not be in both."""
     hello = _hello(s, proc.pid)
     if hello is not None and hello.get("inherited") is not None:
-        return end in hello["inherited"].split()
+        listed = hello["inherited"].split()
+        if end in listed:
+            return True
+        if TRUNCATED not in listed:
+            return False  # the whole table was read: not there at the fork
     return (parent is not None and parent.state != "Z" and bool(parent.cmdline)
             and parent.cmdline == proc.cmdline and _holds(s, parent.pid, inode))
 
@@ -155,8 +161,6 @@ def check(g: Graph) -> List[Finding]:
     s = g.snapshot
     findings = []
     for proc, thread in list(g.stuck_threads()):
-        if (proc.pid, thread.tid) in g.claimed:
-            continue
         channels = read_channels(g, thread)
         if len(channels) != 1:
             continue

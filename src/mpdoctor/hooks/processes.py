@@ -38,21 +38,24 @@ def _newest_child():
     return int(pids[-1]) if pids else None
 
 
-#: how many inherited pipes and sockets a forked child names in its hello
+#: how many inherited pipes and sockets a forked child names in its hello, and how many of its
+#: fds it looks at (a child of a big forked tree has its parent's thousands: the hooks' start
+#: in each child stays short)
 INHERITED = 64
+INHERITED_SCAN = 256
 
 
 def inherited():
-    """The pipes and sockets open in this process, as ``pipe:[N] socket:[N] ...`` (the first
-    ``INHERITED``): called in a child right after fork, they are the ones it got from its
-    parent, and the watchdog can tell a copy inherited that way from one made later.  None
-    when /proc cannot be read."""
+    """The pipes and sockets open in this process, as ``pipe:[N] socket:[N] ...``: called in a
+    child right after fork, they are the ones it got from its parent, and the watchdog can tell
+    a copy inherited that way from one made later.  Ends with ``...`` when not every fd was
+    looked at (then what is missing proves nothing).  None when /proc cannot be read."""
     try:
         names = os.listdir("/proc/self/fd")
     except OSError:
         return None
     out = []
-    for name in names:
+    for name in names[:INHERITED_SCAN]:
         try:
             target = os.readlink("/proc/self/fd/" + name)
         except OSError:
@@ -61,6 +64,8 @@ def inherited():
             out.append(target)
             if len(out) >= INHERITED:
                 break
+    if len(out) >= INHERITED or len(names) > INHERITED_SCAN:
+        out.append("...")
     return " ".join(out)
 
 
