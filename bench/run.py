@@ -36,7 +36,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PY = sys.executable
-MPDOCTOR = [PY, "-m", "mpdoctor"]
+#: the command users run: the `mpdoctor` script installed beside the interpreter (a wheel
+#: install), else `python -m mpdoctor`
+_COMMAND = os.path.join(os.path.dirname(PY), "mpdoctor")
+MPDOCTOR = [_COMMAND] if os.access(_COMMAND, os.X_OK) else [PY, "-m", "mpdoctor"]
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -413,6 +416,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     say(row("mpdoctor check, to the first line", [1000 * x for x in checked], "ms", "-"))
     say(row("added by mpdoctor (per-run difference)", added, "ms", "<= 15 ms"))
     say("")
+    say("mpdoctor's own interpreter has to start before the script's can: that alone costs about "
+        f"what plain python takes to its first line ({1000 * statistics.median(plain):.1f} ms "
+        "here), the floor under the added time.")
+    say("")
 
     # 6
     count = 4 if args.smoke else 20
@@ -444,7 +451,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f"Measured by `python bench/run.py --runs {runs}` on {time.strftime('%Y-%m-%d')}: "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"Linux {platform.release()}, mpdoctor {mpdoctor.__version__} from "
-        f"`{os.path.dirname(mpdoctor.__file__)}`"
+        f"`{os.path.dirname(mpdoctor.__file__)}`, run as `{' '.join(MPDOCTOR)}`"
         + (" (a wheel install)" if "site-packages" in mpdoctor.__file__ else
            " (a source checkout: its start-up is slower than a wheel's)")
         + ". Runs are interleaved (A, B, A, B, ...); machines here are shared, so read medians. "

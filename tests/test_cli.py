@@ -155,3 +155,84 @@ def test_attach_help_explains_every_option_and_its_own_exit_codes():
         assert len(line.split()) > 2 or option == "--color ", line  # help text beside it
     assert "0 = the process ended while it was watched" in r.stdout
     assert "--strict" not in r.stdout and "90 =" not in r.stdout
+
+
+# -- the quick reading of check's options: the same as argparse's, or none at all -------------
+
+QUICK_CASES = [
+    [],
+    ["--timeout", "5"],
+    ["--timeout=0.5", "--json", "-", "--color", "never"],
+    ["--json", "r.json", "--json", "s.json"],  # the last wins, as with argparse
+    ["--ignore", "a", "--ignore=b,c", "--strict", "--no-hooks"],
+    ["--status", "never", "--python", "/usr/bin/python3", "--report", "out.txt"],
+    ["--html", "x.html", "--save-snapshot", "s.json", "-m", "pkg.mod"],
+    ["--json", ""],
+    ["--color=always", "--status=auto"],
+    # argparse decides these (abbreviations, mistakes, help, odd values)
+    ["--time", "5"],
+    ["--color", "pink"],
+    ["--timeout"],
+    ["--report", "--json", "x"],
+    ["--timeout", "-5"],
+    ["--strict=yes"],
+    ["-h"],
+    ["--no-such-option"],
+    ["-m", "-x"],
+]
+
+
+@pytest.mark.parametrize("tokens", QUICK_CASES)
+def test_the_quick_reading_of_check_options_agrees_with_argparse(tokens):
+    quick = cli.quick_parse(cli.CHECK_OPTIONS, tokens)
+    try:
+        full = vars(cli.build_parser().parse_args(["check", *tokens]))
+    except (UsageError, SystemExit):
+        assert quick is None  # argparse refuses it (or prints help): so must the quick path
+        return
+    full.pop("command", None)
+    if quick is not None:
+        assert vars(quick) == full
+
+
+def test_the_quick_reading_takes_every_option_spelt_in_full():
+    tokens = []
+    for option in cli.CHECK_OPTIONS:
+        tokens.append(option.flags[-1])
+        if option.takes_value:
+            choices = option.kwargs.get("choices")
+            tokens.append(choices[-1] if choices else "value")
+    quick = cli.quick_parse(cli.CHECK_OPTIONS, tokens)
+    assert quick is not None
+    full = vars(cli.build_parser().parse_args(["check", *tokens]))
+    full.pop("command", None)
+    assert vars(quick) == full
+
+
+def test_the_command_line_before_the_script_starts_imports_nothing_heavy():
+    """What ``mpdoctor check`` loads before the script's first line: none of the modules that
+    cost milliseconds each (typing, re, enum, argparse, socket, ctypes, threading...)."""
+    heavy = ("typing", "re", "enum", "argparse", "socket", "ctypes", "threading", "json",
+             "subprocess", "dataclasses", "signal", "rich", "psutil")
+    code = ("import sys; from mpdoctor import cli; "
+            "cli.quick_parse(cli.CHECK_OPTIONS, ['--timeout', '5', '--json', 'x']); "
+            "import mpdoctor.run.supervisor; "
+            f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-S", "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, env={"PYTHONPATH": str(ROOT / "src")})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""
+
+
+def test_what_loads_while_the_script_starts_imports_neither_typing_nor_re():
+    """The rest of the watch's set-up, loaded while the script starts (a short script's run
+    would wait for it)."""
+    code = ("import sys; import mpdoctor.cli, mpdoctor.run.supervisor; "
+            "from mpdoctor.observe import oom, procfs; from mpdoctor.run import events, members; "
+            "import mpdoctor.outcome, mpdoctor.report, mpdoctor.exitcodes; "
+            "print(','.join(m for m in ('typing', 're', 'socket', 'ctypes', 'json', 'argparse') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-S", "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, env={"PYTHONPATH": str(ROOT / "src")})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""

@@ -14,7 +14,8 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "mpdoctor"
 
 #: the data everyone may read
-BASE = {"model", "outcome", "fdtargets", "errors", "exitcodes", "debug", "libraries", "__init__"}
+BASE = {"model", "outcome", "fdtargets", "errors", "exitcodes", "debug", "libraries", "record",
+        "__init__"}
 #: base modules that may use the hooks' stdlib-only helpers (the one debug channel)
 BASE_USES_HOOKS = {"debug"}
 #: layer -> the layers it may import besides itself and BASE

@@ -1,3 +1,3 @@
-from mpdoctor.cli import main
+from mpdoctor.cli import run
 
-raise SystemExit(main())
+run()

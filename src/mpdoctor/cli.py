@@ -1,17 +1,24 @@
-"""Command line.  The only place that prints errors and picks exit codes (see exitcodes.py)."""
+"""Command line.  The only place that prints errors and picks exit codes (see exitcodes.py).
+
+Start-up time is the user's time: ``mpdoctor check`` starts the script before it imports
+anything heavy, so this module imports only ``os`` and ``sys`` at the top.  A ``check`` command
+line made of options spelt out in full is read by :func:`quick_parse` (no argparse); anything
+else -- help, an abbreviation, a mistake -- goes to argparse, which says what is wrong.
+"""
 
 from __future__ import annotations
 
-import argparse
-import math
 import os
-import signal
 import sys
-from typing import Any, Callable, Dict, List, NamedTuple, NoReturn, Optional, Sequence, Tuple
 
 from mpdoctor import __version__
 from mpdoctor.errors import MpdoctorError, PlatformError, TargetError, UsageError
 from mpdoctor.exitcodes import ExitCode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing is not imported at run time: it costs more than the rest here)
+    import argparse
+    from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 EPILOG = """\
 exit status: the script's own when it ends by itself (128+N if killed by signal N);
@@ -28,24 +35,37 @@ exit status: 86 = deadlock proven, 87 = --timeout reached with no deadlock prove
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing usage and exiting with status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{message}.", f"See `{self.prog} --help`.")
-
-
 # --------------------------------------------------------------------------------------------
 # options, each defined once and shared by the commands that take it
 
 
-class Option(NamedTuple):
-    flags: Tuple[str, ...]
-    kwargs: Dict[str, Any]
+class Option:
+    """One option: its flags and the keyword arguments argparse takes for it."""
+
+    __slots__ = ("flags", "kwargs")
+
+    def __init__(self, flags: Tuple[str, ...], kwargs: Dict[str, Any]) -> None:
+        self.flags = flags
+        self.kwargs = kwargs
 
     @property
     def takes_value(self) -> bool:
         return self.kwargs.get("action") not in ("store_true", "store_false")
+
+    @property
+    def dest(self) -> str:
+        """The attribute it sets, named as argparse names it."""
+        if "dest" in self.kwargs:
+            return str(self.kwargs["dest"])
+        flag = next((f for f in self.flags if f.startswith("--")), self.flags[0])
+        return flag.lstrip("-").replace("-", "_")
+
+    @property
+    def default(self) -> Any:
+        if self.kwargs.get("action") == "store_true":
+            return self.kwargs.get("default", False)
+        value = self.kwargs.get("default")
+        return list(value) if isinstance(value, list) else value
 
 
 def _opt(*flags: str, **kwargs: Any) -> Option:
@@ -95,36 +115,64 @@ DIAGNOSE_OPTIONS = (JSON, HTML, COLOR, IGNORE)
 
 
 def _parent(options: Sequence[Option]) -> argparse.ArgumentParser:
+    import argparse
     parent = argparse.ArgumentParser(add_help=False)
     for o in options:
         parent.add_argument(*o.flags, **o.kwargs)
     return parent
 
 
-class Command(NamedTuple):
-    name: str
-    handler: Callable[[argparse.ArgumentParser, Sequence[str]], int]
-    help: str
-    options: Tuple[Option, ...] = ()
-    usage: Optional[str] = None
-    description: Optional[str] = None
-    epilog: Optional[str] = None
+class Command:
+    """A command: its handler (which takes the arguments after the command's name) and the
+    options it shares with others."""
+
+    __slots__ = ("name", "handler", "help", "options", "usage", "description", "epilog")
+
+    def __init__(self, name: str, handler: Callable[[Sequence[str]], int], help: str,
+                 options: Tuple[Option, ...] = (), usage: Optional[str] = None,
+                 description: Optional[str] = None, epilog: Optional[str] = None) -> None:
+        self.name, self.handler, self.help, self.options = name, handler, help, options
+        self.usage, self.description, self.epilog = usage, description, epilog
+
+
+_built: Dict[str, Any] = {}
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole command line's parser, built once, when something needs it."""
+    if "parser" not in _built:
+        _built["parser"] = build_parser()
+    return _built["parser"]
+
+
+def _parser_class() -> type:
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        """argparse that raises instead of printing usage and exiting with status 2."""
+
+        def error(self, message: str) -> NoReturn:
+            raise UsageError(f"{message}.", f"See `{self.prog} --help`.")
+
+    return _Parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="mpdoctor",
-                     description="Find out why a Python multiprocessing program hangs, prove "
-                                 "it, and say how to fix it.",
-                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    import argparse
+
+    parser_class = _parser_class()
+    parser = parser_class(prog="mpdoctor",
+                          description="Find out why a Python multiprocessing program hangs, "
+                                      "prove it, and say how to fix it.",
+                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"mpdoctor {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
     for c in COMMANDS.values():
         p = sub.add_parser(c.name, help=c.help, usage=c.usage, description=c.description,
                            epilog=c.epilog,
                            parents=[_parent(c.options)] if c.options else [],  # type: ignore
                            formatter_class=argparse.RawDescriptionHelpFormatter,
                            add_help=c.name != "lint")
-        p.set_defaults(handler=c.handler)
         if c.name == "attach":
             p.add_argument("pid", metavar="PID")
         elif c.name == "diagnose":
@@ -132,8 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         elif c.name == "explain":
             p.add_argument("slug", metavar="SLUG")
         elif c.name == "repro":
-            actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser,
-                                       required=True)
+            actions = p.add_subparsers(dest="action", metavar="ACTION",
+                                       parser_class=parser_class, required=True)
             actions.add_parser("list", help="list the cases")
             actions.add_parser("show", help="show a case's README").add_argument(
                 "case", metavar="CASE")
@@ -146,6 +194,49 @@ def build_parser() -> argparse.ArgumentParser:
             run.add_argument("rest", nargs=argparse.REMAINDER, metavar="FILE ARGS",
                              help="the script (default: the case's first) and its arguments")
     return parser
+
+
+class Args:
+    """Parsed options, as attributes (what argparse's Namespace would hold)."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+
+def quick_parse(options: Sequence[Option], tokens: Sequence[str]) -> Optional[Args]:
+    """The options in ``tokens`` when each is spelt out in full and valid -- the same result
+    argparse gives for them -- else None, and argparse decides (and explains what is wrong)."""
+    by_flag = {f: o for o in options for f in o.flags}
+    values = {o.dest: o.default for o in options}
+    i = 0
+    while i < len(tokens):
+        flag, eq, inline = tokens[i].partition("=")
+        if not flag.startswith("--"):
+            flag, eq, inline = tokens[i], "", ""
+        option = by_flag.get(flag)
+        if option is None:
+            return None
+        i += 1
+        if not option.takes_value:
+            if eq:
+                return None
+            values[option.dest] = option.kwargs.get("action") == "store_true"
+            continue
+        if eq:
+            value = inline
+        elif i < len(tokens) and (not tokens[i].startswith("-") or tokens[i] == "-"):
+            value = tokens[i]
+            i += 1
+        else:
+            return None  # a missing value, or one argparse may take for an option
+        choices = option.kwargs.get("choices")
+        if choices is not None and value not in choices:
+            return None
+        if option.kwargs.get("action") == "append":
+            values[option.dest].append(value)
+        else:
+            values[option.dest] = value
+    return Args(**values)
 
 
 def split_check_args(argv: Sequence[str]) -> Tuple[List[str], List[str]]:
@@ -188,7 +279,7 @@ def parse_timeout(value: Optional[str], where: str) -> Optional[float]:
         seconds = float(value)
     except ValueError:
         seconds = float("nan")
-    if not math.isfinite(seconds) or seconds <= 0:
+    if seconds != seconds or seconds in (float("inf"), float("-inf")) or seconds <= 0:
         raise UsageError(f"the timeout {value!r} (from {where}) is not a positive number of "
                          "seconds.", "Example: --timeout 30 (or 0.5).")
     return seconds
@@ -275,12 +366,12 @@ def _platform() -> None:
                             "Run it on Linux (a container or VM works).")
 
 
-def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
-    # only what starting the script needs is imported before it starts
+def cmd_check(argv: Sequence[str]) -> int:
+    # only what starting the script needs is imported before it starts (supervisor.py)
     from mpdoctor.run.supervisor import Supervisor
 
     ours, rest = split_check_args(argv)
-    args = parser.parse_args(["check", *ours])
+    args: Any = quick_parse(CHECK_OPTIONS, ours) or parser().parse_args(["check", *ours])
     if args.module is None and not rest:
         raise UsageError("no script to run.",
                          "Usage: mpdoctor check [options] SCRIPT [ARGS...] (or -m MODULE).")
@@ -326,6 +417,7 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     if args.save_snapshot and outcome.snapshot is not None:
         _save_snapshot(outcome.snapshot, args.save_snapshot, report)
     # the tree is gone; a late Ctrl-C (meant for the script) must not cut the report short
+    import signal
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         _emit(report, args)
@@ -334,12 +426,12 @@ def cmd_check(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     return report.exit_code
 
 
-def cmd_attach(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+def cmd_attach(argv: Sequence[str]) -> int:
     from mpdoctor.exitcodes import exit_code
     from mpdoctor.report import Report
     from mpdoctor.run.attach import attach
 
-    args = parser.parse_args(["attach", *argv])
+    args = parser().parse_args(["attach", *argv])
     try:
         pid = int(args.pid)
         if pid <= 0:
@@ -365,14 +457,14 @@ def cmd_attach(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     return code
 
 
-def cmd_diagnose(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+def cmd_diagnose(argv: Sequence[str]) -> int:
     from mpdoctor.diagnose import diagnose
     from mpdoctor.exitcodes import exit_code
     from mpdoctor.model import Outcome, Verdict
     from mpdoctor.observe.snapshot import load_file
     from mpdoctor.report import Report
 
-    args = parser.parse_args(["diagnose", *argv])
+    args = parser().parse_args(["diagnose", *argv])
     if args.html_path:
         _check_writable(args.html_path, "--html")
     ignore = _ignored(args)
@@ -388,7 +480,7 @@ def cmd_diagnose(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     return report.exit_code
 
 
-def cmd_repro(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+def cmd_repro(argv: Sequence[str]) -> int:
     from rich.console import Console
 
     from mpdoctor import catalogue
@@ -401,8 +493,8 @@ def cmd_repro(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
                              "Usage: mpdoctor repro run [check options] CASE [FILE] [ARGS...]; "
                              "`mpdoctor repro list` shows the cases.")
         command = catalogue.command(catalogue.find(rest[0]), rest[1:])
-        return cmd_check(parser, [*ours, "--", *command])
-    args = parser.parse_args(["repro", *argv])
+        return cmd_check([*ours, "--", *command])
+    args = parser().parse_args(["repro", *argv])
     Console().print(catalogue.listing() if args.action == "list" else catalogue.readme(args.case))
     return 0
 
@@ -434,12 +526,12 @@ def _save_snapshot(snapshot, path: str, report) -> None:
         report.notes.append(f"could not write --save-snapshot {path!r}: {err.strerror or err}")
 
 
-def cmd_explain(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+def cmd_explain(argv: Sequence[str]) -> int:
     from rich.console import Console
 
     from mpdoctor import explain
 
-    args = parser.parse_args(["explain", *argv])
+    args = parser().parse_args(["explain", *argv])
     Console().print(explain.render(args.slug))
     return 0
 
@@ -571,14 +663,13 @@ def _silence(fd: int) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     guard_stdio()
-    parser = build_parser()
     try:
         command = COMMANDS.get(argv[0]) if argv else None
         if command is not None:
-            return command.handler(parser, argv[1:])
-        args = parser.parse_args(argv)  # --help, --version, or an unknown command
+            return command.handler(argv[1:])
+        args = parser().parse_args(argv)  # --help, --version, or an unknown command
         if args.command is None:
-            parser.print_help(sys.stderr)
+            parser().print_help(sys.stderr)
             return int(ExitCode.USAGE)
         raise UsageError(f"unknown command {args.command!r}.", "See `mpdoctor --help`.")
     except MpdoctorError as err:
@@ -597,7 +688,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(ExitCode.INTERNAL)
 
 
-def cmd_lint(parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
+def run() -> NoReturn:
+    """The ``mpdoctor`` command (scripts/mpdoctor, ``python -m mpdoctor``): :func:`main`, then
+    out at once.  Nothing of the user's runs in this process, and every file mpdoctor writes is
+    closed by then: what is left is its own output, flushed here, and the interpreter's
+    teardown of every module mpdoctor loaded, which would cost a short script's run time again
+    (docs/performance.md)."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def cmd_lint(argv: Sequence[str]) -> int:
     """Parsed by mpdoctor.lint.cli (standard library only: no rich, no psutil)."""
     from mpdoctor.lint.cli import main as lint_main
     return lint_main(list(argv))

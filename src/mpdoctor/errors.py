@@ -18,7 +18,7 @@ PTRACE_HELP = (
 class MpdoctorError(Exception):
     """Base class. ``str(err)`` is a one-paragraph message that ends with the fix."""
 
-    exit_code: ExitCode = ExitCode.INTERNAL
+    exit_code: int = ExitCode.INTERNAL
 
     def __init__(self, message: str, help: str = "") -> None:
         super().__init__(message)

@@ -7,14 +7,16 @@ the stable contract (docs/cli.md) and never change meaning.
 
 from __future__ import annotations
 
-import enum
-from typing import TYPE_CHECKING, Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (typing is not imported at run time: see cli.py on start-up time)
+    from typing import Optional
 
-if TYPE_CHECKING:
     from mpdoctor.outcome import Outcome
 
 
-class ExitCode(enum.IntEnum):
+class ExitCode:
+    """The codes, as plain ints (an enum would cost its import before the script starts)."""
+
     #: a stuck state was proven: nothing in the process tree can ever move again
     DEADLOCK = 86
     #: ``--timeout`` was reached and no deadlock was proven

@@ -5,7 +5,9 @@ Its own module, with no imports: the watchdog reads these at every poll, from it
 
 from __future__ import annotations
 
-from typing import Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 def bracketed_inode(target: str, prefix: str) -> Optional[int]:

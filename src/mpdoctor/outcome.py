@@ -6,9 +6,11 @@ something to diagnose)."""
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Dict, List, Optional
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Dict, List, Optional
+
     from mpdoctor.model import Diagnosis, Event, Snapshot
 
 

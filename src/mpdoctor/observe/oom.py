@@ -14,22 +14,25 @@ Read-only, and only when a process of the tree died by SIGKILL.
 from __future__ import annotations
 
 import os
-import re
-from typing import TYPE_CHECKING, Dict, Iterable, Optional, Tuple
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # (the model is imported only when a report needs it: see ``facts``)
+    from typing import Dict, Iterable, Optional, Tuple
+
     from mpdoctor.model import OomFacts
 
-#: an OOM-kill counter as read: (the file, its oom_kill value)
-Raw = Tuple[str, int]
+    #: an OOM-kill counter as read: (the file, its oom_kill value)
+    Raw = Tuple[str, int]
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 KMSG = "/dev/kmsg"
 #: the most kernel log records read (the kernel keeps a ring of a few hundred KiB)
 KMSG_RECORDS = 100_000
 
-_KILLED = re.compile(r"Killed process (\d+) \(([^)]*)\)")
-_OOM_KILL = re.compile(r"oom-kill:.*\bpid=(\d+)\b")
+#: what the kernel log says of a process it killed (compiled when a kill is looked for: the
+#: counter is read at every start, and ``re`` costs more than that)
+KILLED = r"Killed process (\d+) \(([^)]*)\)"
+OOM_KILL = r"oom-kill:.*\bpid=(\d+)\b"
 
 
 def memory_cgroup(pid: int, root: str = CGROUP_ROOT) -> Optional[str]:
@@ -77,11 +80,13 @@ def counter(pid: int, root: str = CGROUP_ROOT) -> Optional[Raw]:
 
 def kills_in(lines: Iterable[str]) -> Dict[int, str]:
     """{pid: the kernel's line} for every OOM kill in kernel log lines."""
+    import re
+    killed, oom_kill = re.compile(KILLED), re.compile(OOM_KILL)
     out: Dict[int, str] = {}
     for line in lines:
         text = line.split(";", 1)[1] if ";" in line.split(" ", 1)[0] else line
         text = text.strip()
-        m = _KILLED.search(text) or _OOM_KILL.search(text)
+        m = killed.search(text) or oom_kill.search(text)
         if m is not None:
             out.setdefault(int(m.group(1)), text[:300])
     return out

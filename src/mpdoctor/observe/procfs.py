@@ -13,9 +13,15 @@ import fcntl
 import os
 import struct
 import termios
-from typing import Dict, List, NamedTuple, Optional, Set, Tuple
 
 from mpdoctor.fdtargets import bracketed_inode, channel_inode, pipe_inode  # noqa: F401 - re-exported
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Set, Tuple
+    from typing import NamedTuple as Record
+else:  # (typing costs more than the rest of what loads while a short script runs)
+    from mpdoctor.record import Record
 
 PROC = "/proc"
 F_GETPIPE_SZ = 1032  # fcntl.F_GETPIPE_SZ exists only from Python 3.10
@@ -65,7 +71,7 @@ def readlink(path: str) -> Optional[str]:
         return None
 
 
-class Stat(NamedTuple):
+class Stat(Record):
     """The fields of /proc/PID/stat (or .../task/TID/stat) that mpdoctor uses."""
 
     pid: int
@@ -221,7 +227,7 @@ def parse_fdset(data: bytes, nfds: int) -> List[int]:
     return out
 
 
-class Mapping(NamedTuple):
+class Mapping(Record):
     start: int
     end: int
     perms: str
@@ -358,7 +364,7 @@ def signal_masks(pid: int) -> Optional[Tuple[int, int]]:
     return None if text is None else parse_signal_masks(text)
 
 
-class PosixTimer(NamedTuple):
+class PosixTimer(Record):
     """One timer_create() timer of a process, as /proc/PID/timers lists it."""
 
     signal: int

@@ -3,10 +3,10 @@ except in ``print_report``; the CLI decides where things go."""
 
 from __future__ import annotations
 
-import signal
-from typing import TYPE_CHECKING, List, Optional, Tuple
-
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import List, Optional, Tuple
+
     from mpdoctor.model import Diagnosis, Outcome, Snapshot
     from mpdoctor.outcome import EventCounts
 
@@ -61,6 +61,7 @@ class Report:
 
 
 def signal_name(num: int) -> str:
+    import signal  # (its enums cost more to build than a clean run's whole report step)
     try:
         return signal.Signals(num).name
     except ValueError:

@@ -23,22 +23,29 @@
 
 from __future__ import annotations
 
+# (``_socket``, not ``socket``, which imports selectors, enum and more: this module is loaded
+# while the script starts)
+import _socket
 import os
 import select
-import socket
 import struct
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
+
 
 from mpdoctor.debug import log
 from mpdoctor.hooks import protocol
+from mpdoctor.hooks.config import ENV  # noqa: F401 - re-exported
+from mpdoctor.run.endpoint import MAX_PATH, Endpoint  # noqa: F401 - MAX_PATH: re-exported
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 if TYPE_CHECKING:
     from mpdoctor.model import Event, HeldLock
     from mpdoctor.outcome import EventCounts
 
-ENV = "MPDOCTOR_HOOKS"
 #: the most bytes of datagrams kept as events (each charged ``EVENT_OVERHEAD`` more)
 MAX_BYTES = 32 << 20
 #: what keeping one event costs beyond its datagram (the objects it is parsed into)
@@ -59,53 +66,12 @@ OVERSIZED = "oversized"  # larger than protocol.MAX_DATAGRAM
 OVER_BUDGET = "over_budget"  # a valid event beyond MAX_BYTES
 REASONS = (FOREIGN, GONE, INVALID, OVERSIZED, OVER_BUDGET)
 
-#: the longest socket path the kernel takes (sun_path is 108 bytes with its terminating NUL)
-MAX_PATH = 107
 _UCRED = struct.Struct("3i")  # struct ucred: pid, uid, gid
-_ANCILLARY = socket.CMSG_SPACE(_UCRED.size)
+_ANCILLARY = _socket.CMSG_SPACE(_UCRED.size)
 _FD = struct.Struct("i")
 
-Member = Callable[[int], Optional[bool]]
-
-
-def _temp_bases() -> List[str]:
-    """Where temporary files go, in tempfile.gettempdir()'s order (TMPDIR, TEMP, TMP, then the
-    usual places), without importing tempfile (the watch starts before the script does)."""
-    bases = [os.environ[name] for name in ("TMPDIR", "TEMP", "TMP") if os.environ.get(name)]
-    return bases + ["/tmp", "/var/tmp", "/usr/tmp", "/dev/shm"]
-
-
-def _private_dir() -> str:
-    """A new directory only this user can enter, short enough for a socket path inside it."""
-    errors: List[OSError] = []
-    for base in _temp_bases():
-        # 8 random characters after the prefix; the socket is "s" inside
-        if len(os.fsencode(base)) + len("/mpdoctor-12345678/s") > MAX_PATH:
-            continue
-        for _ in range(10):
-            path = os.path.join(os.path.abspath(base), "mpdoctor-" + os.urandom(4).hex())
-            try:
-                os.mkdir(path, 0o700)
-                return path
-            except FileExistsError:
-                continue
-            except OSError as err:
-                errors.append(err)
-                break
-    raise OSError(f"no directory for the event socket: {errors or 'every path is too long'}")
-
-
-def _remove_dir(path: str) -> None:
-    """The socket's directory and what is in it (the socket), errors ignored."""
-    try:
-        for name in os.listdir(path):
-            try:
-                os.unlink(os.path.join(path, name))
-            except OSError:
-                pass
-        os.rmdir(path)
-    except OSError:
-        pass
+if TYPE_CHECKING:
+    Member = Callable[[int], Optional[bool]]
 
 
 class Receiver:
@@ -113,30 +79,25 @@ class Receiver:
     while the main loop sleeps.  ``member(pid)`` says whether a process belongs to the watched
     tree (True), not (False), or cannot be told any more (None)."""
 
-    def __init__(self, member: Member, debug: bool = False, budget: int = MAX_BYTES) -> None:
+    def __init__(self, member: Member, debug: bool = False, budget: int = MAX_BYTES,
+                 endpoint: Optional[Endpoint] = None) -> None:
         self.member = member
         self.debug = debug
         self.budget = budget
-        self.dir = _private_dir()
-        self.addr = os.path.join(self.dir, "s")
+        self.endpoint = endpoint if endpoint is not None else Endpoint.bind()
+        self.dir = self.endpoint.dir
+        self.addr = self.endpoint.addr
         self._wake_r = self._wake_w = -1
         try:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            self.sock = _socket.socket(fileno=self.endpoint.take())
             try:
-                # the kernel attaches the sender's credentials to every datagram
-                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-                try:
-                    self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-                except OSError:
-                    pass
-                self.sock.bind(self.addr)
                 self.sock.setblocking(False)
                 self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             except BaseException:
                 self.sock.close()
                 raise
         except BaseException:
-            _remove_dir(self.dir)
+            self.endpoint.close()
             raise
         # (kind, pid, time, data, cost) or None where a kept event was given up; turned into
         # Events only when asked for (keeps start-up light)
@@ -167,8 +128,7 @@ class Receiver:
         return self._thread.native_id
 
     def env(self) -> Dict[str, str]:
-        from mpdoctor.hooks.boot import encode
-        return {ENV: encode(self.addr, self.debug)}
+        return self.endpoint.env(self.debug)
 
     # -- the reader thread ---------------------------------------------------------------------
     def _run(self) -> None:
@@ -204,7 +164,7 @@ class Receiver:
     def _take(self, data: bytes, ancdata: List[Tuple[int, int, bytes]], flags: int) -> None:
         self._count(None)
         pid, extra = _sender(ancdata)
-        if extra or flags & socket.MSG_CTRUNC:
+        if extra or flags & _socket.MSG_CTRUNC:
             self._count(INVALID)  # it carried more than credentials (file descriptors)
             return
         if pid is None:
@@ -220,7 +180,7 @@ class Receiver:
         if not member:
             self._count(FOREIGN)
             return
-        if flags & socket.MSG_TRUNC:
+        if flags & _socket.MSG_TRUNC:
             self._count(OVERSIZED, pid)
             return
         try:
@@ -397,11 +357,7 @@ class Receiver:
             # the reader is stuck in a datagram: it keeps its socket (a daemon thread ends
             # with the process); nothing more is read
             log("events", "event reader did not stop; its socket is left to it")
-        try:
-            os.unlink(self.addr)
-        except OSError:
-            pass
-        _remove_dir(self.dir)
+        self.endpoint.close()
 
 
 def _sender(ancdata: List[Tuple[int, int, bytes]]) -> Tuple[Optional[int], bool]:
@@ -410,12 +366,12 @@ def _sender(ancdata: List[Tuple[int, int, bytes]]) -> Tuple[Optional[int], bool]
     pid = None
     extra = False
     for level, kind, data in ancdata:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS \
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_CREDENTIALS \
                 and len(data) >= _UCRED.size:
             pid = _UCRED.unpack_from(data)[0]
             continue
         extra = True
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
             for (fd,) in _FD.iter_unpack(data[:len(data) - len(data) % _FD.size]):
                 try:
                     os.close(fd)

@@ -20,54 +20,53 @@ a terminal or a user sends to stop a job.  What remains possible: killing the ja
 (by its pid) together with mpdoctor leaves the processes that were already orphaned with no
 one to stop them (the script itself still dies: its parent-death signal).
 
-Messages are tuples, sent as ``marshal`` frames (4-byte length, then the data; ``marshal`` is
-built in, so the janitor costs no import before the script starts):
-mpdoctor -> janitor ``("spawn", argv, env)``; janitor -> mpdoctor ``("pid", N)``,
-``("error", errno, text)`` (the exec failed), ``("exit", status)`` (as
+The script to start is given to the janitor when it is forked (it starts it at once: no
+message to wait for), or later as a message.  Messages are tuples, sent as ``marshal`` frames
+(4-byte length, then the data; ``marshal`` is built in, so the janitor costs no import before
+the script starts): mpdoctor -> janitor ``("spawn", argv, env)``; janitor -> mpdoctor
+``("pid", N)``, ``("error", errno, text)`` (the exec failed), ``("exit", status)`` (as
 ``os.waitstatus_to_exitcode``).
 """
 
 from __future__ import annotations
 
-import ctypes
 import marshal
 import os
 import select
-import signal
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+import _signal  # signal's built-in core: no enums to build before the script starts
 
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
+from mpdoctor.run import prctl
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (no typing at run time: the janitor starts before the script does)
+    from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 #: the signals a terminal or a user sends to stop a job: the janitor outlives them
-SHIELDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGTSTP,
-            signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR1, signal.SIGUSR2)
+SHIELDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGTSTP,
+            _signal.SIGTTIN, _signal.SIGTTOU, _signal.SIGUSR1, _signal.SIGUSR2)
 #: subprocess's ``restore_signals``: what Python itself ignores goes back to the default
-RESTORED = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ")
-                 if hasattr(signal, name))
-
-
-def _prctl(option: int, value: int) -> bool:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(option, value, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
+RESTORED = tuple(getattr(_signal, name) for name in ("SIGPIPE", "SIGXFSZ", "SIGXFZ")
+                 if hasattr(_signal, name))
 
 
 class Janitor:
     """mpdoctor's handle on the janitor process."""
 
-    def __init__(self, ignored: Set[int], mask: Set[int]) -> None:
+    def __init__(self, ignored: Set[int], mask: Set[int],
+                 argv: Optional[Sequence[str]] = None,
+                 env: Optional[Dict[str, str]] = None) -> None:
+        """Fork the janitor; with ``argv``, it starts the script at once (no message to wait
+        for: see :meth:`started`)."""
         to_r, self._to_w = os.pipe2(os.O_CLOEXEC)
         self._from_r, from_w = os.pipe2(os.O_CLOEXEC)
+        order = None if argv is None else (list(argv), dict(os.environ if env is None else env))
         pid = os.fork()
         if pid == 0:  # the janitor
             code = 1
             try:
                 os.close(self._to_w)
                 os.close(self._from_r)
-                code = _main(to_r, from_w, ignored, mask)
+                code = _main(to_r, from_w, ignored, mask, order)
             finally:
                 os._exit(code)
         os.close(to_r)
@@ -107,6 +106,11 @@ class Janitor:
     def spawn(self, argv: Sequence[str], env: Dict[str, str]) -> int:
         """Start the script; its pid.  ``OSError`` when it cannot be executed."""
         self._send(("spawn", list(argv), dict(env)))
+        return self.started()
+
+    def started(self) -> int:
+        """The script's pid, once it runs (the janitor was given it when forked, or by
+        :meth:`spawn`).  ``OSError`` when it cannot be executed."""
         while True:
             messages = self._lines(block=True)
             if not messages:
@@ -130,13 +134,26 @@ class Janitor:
         return self.exited
 
     def close(self, timeout: float = 5.0) -> None:
-        """mpdoctor is done: the janitor stops what is left below it and exits."""
+        """mpdoctor is done: the janitor stops what is left below it and exits (waited for
+        at most ``timeout`` seconds: its end of the message pipe closes when it exits)."""
+        import time
         try:
             os.close(self._to_w)
         except OSError:
             pass
-        import time
         deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                ready, _, _ = select.select([self._from_r], [], [], left)
+                if ready and not os.read(self._from_r, 65536):
+                    break  # end of file: the janitor has exited
+            except InterruptedError:
+                continue
+            except OSError:
+                break
         while True:
             try:
                 got, _ = os.waitpid(self.pid, os.WNOHANG)
@@ -144,7 +161,7 @@ class Janitor:
                 break
             if got == self.pid or time.monotonic() > deadline:
                 break
-            time.sleep(0.005)
+            time.sleep(0.001)  # (it has closed its pipe: it is a zombie in a moment)
         try:
             os.close(self._from_r)
         except OSError:
@@ -222,7 +239,7 @@ def _stop_everything(me: int) -> None:
             return
         for pid in below:
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, _signal.SIGKILL)
             except OSError:
                 pass
         _reap(-1, lambda m: None)
@@ -237,12 +254,12 @@ def _spawn(argv: List[str], env: Dict[str, str], ignored: Set[int], mask: Set[in
         try:
             os.close(err_r)
             os.setpgid(0, 0)
-            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            prctl.set_option(prctl.PR_SET_PDEATHSIG, _signal.SIGKILL)
             for sig in SHIELDED + RESTORED:
-                signal.signal(sig, signal.SIG_IGN if sig in ignored else signal.SIG_DFL)
-            signal.signal(signal.SIGCHLD, signal.SIG_IGN if signal.SIGCHLD in ignored
-                          else signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+                _signal.signal(sig, _signal.SIG_IGN if sig in ignored else _signal.SIG_DFL)
+            _signal.signal(_signal.SIGCHLD, _signal.SIG_IGN if _signal.SIGCHLD in ignored
+                          else _signal.SIG_DFL)
+            _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
             os.execve(argv[0], argv, env)
         except OSError as exc:
             os.write(err_w, marshal.dumps((exc.errno or 0, exc.strerror or str(exc))))
@@ -268,20 +285,21 @@ def _spawn(argv: List[str], env: Dict[str, str], ignored: Set[int], mask: Set[in
     return pid, None
 
 
-def _main(to_r: int, from_w: int, ignored: Set[int], mask: Set[int]) -> int:
+def _main(to_r: int, from_w: int, ignored: Set[int], mask: Set[int],
+          order: Optional[Tuple[List[str], Dict[str, str]]] = None) -> int:
     me = os.getpid()
     for sig in SHIELDED:
-        signal.signal(sig, signal.SIG_IGN)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.set_wakeup_fd(-1)
+        _signal.signal(sig, _signal.SIG_IGN)
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+    _signal.set_wakeup_fd(-1)
     try:
         os.setpgid(0, 0)
     except OSError:
         pass
-    subreaper = _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    subreaper = prctl.set_option(prctl.PR_SET_CHILD_SUBREAPER, 1)
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *a: None)  # interrupts the select below
+    _signal.set_wakeup_fd(wake_w)
+    _signal.signal(_signal.SIGCHLD, lambda *a: None)  # interrupts the select below
 
     def report(message: tuple) -> None:
         try:
@@ -293,6 +311,18 @@ def _main(to_r: int, from_w: int, ignored: Set[int], mask: Set[int]) -> int:
         report(("note", "the janitor could not become a child subreaper: processes that "
                         "detach (double fork, setsid) may escape the watch"))
     root = -1
+
+    def spawn(argv: List[str], env: Dict[str, str]) -> int:
+        pid, error = _spawn(argv, env, ignored, mask)
+        if error is not None:
+            report(("error", *error))
+            return -1
+        report(("pid", pid))
+        _reap(pid, report)  # type: ignore[arg-type]
+        return pid  # type: ignore[return-value]
+
+    if order is not None:
+        root = spawn(*order)
     buffer = b""
     while True:
         try:
@@ -315,12 +345,6 @@ def _main(to_r: int, from_w: int, ignored: Set[int], mask: Set[int]) -> int:
                 if message is None:
                     break
                 if message[0] == "spawn" and root < 0:
-                    pid, error = _spawn(message[1], message[2], ignored, mask)
-                    if error is not None:
-                        report(("error", *error))
-                    else:
-                        root = pid  # type: ignore[assignment]
-                        report(("pid", root))
-                    _reap(root, report)
+                    root = spawn(message[1], message[2])
     _stop_everything(me)
     return 0

@@ -15,9 +15,12 @@ time, so that
 
 from __future__ import annotations
 
-from typing import Callable, Collection, Dict, List, Optional, Tuple
 
 from mpdoctor.observe import procfs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Collection, Dict, List, Optional, Tuple
 
 #: the most processes remembered; beyond it, what is known about outsiders is forgotten first
 MAX_KNOWN = 1 << 16

@@ -11,36 +11,30 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import select
-import signal
+import _signal  # signal's built-in core: no enums to build before the script starts
 import sys
 import time
-from typing import TYPE_CHECKING, Dict, List, Optional, Set
 
 from mpdoctor.debug import log
-from mpdoctor.hooks import protocol
 from mpdoctor.debug import on as debug_on
-from mpdoctor.observe import procfs
-from mpdoctor.run import events as event_channel
-from mpdoctor.run.events import Receiver
+from mpdoctor.run.endpoint import Endpoint
+from mpdoctor.run import prctl
 from mpdoctor.run.janitor import Janitor
-from mpdoctor.run.members import Membership
 
-if TYPE_CHECKING:  # the rest is imported after the script has been started (start-up time)
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the rest is imported once the script has been started (start-up time)
     import subprocess
+    from typing import Dict, List, Optional, Set
 
     from mpdoctor.model import Snapshot
-    from mpdoctor.outcome import Outcome, Verdict
-    from mpdoctor.run.status import StatusLine
     from mpdoctor.observe.pyspy import Dumper
+    from mpdoctor.outcome import Outcome, Verdict
+    from mpdoctor.run.events import Receiver
+    from mpdoctor.run.status import StatusLine
     from mpdoctor.run.watch import Watchdog
 
-_ZOMBIE = procfs.Stat(0, "", "Z", 0, 0, 0, 0, 0)
-
-PR_SET_PDEATHSIG = 1
-PR_SET_CHILD_SUBREAPER = 36
 
 #: after the script exits, how long what it leaves behind (multiprocessing's resource tracker
 #: finishing its cleanup, say) may take to end by itself before it is stopped
@@ -68,21 +62,9 @@ SENTINEL = (
     "    os.write(fd, b'I')\n"
 )
 
-#: the hooks' events that can make a finding in a run that ended by itself
-FINDING_EVENTS = (protocol.PICKLE_ERROR, protocol.MAIN_GUARD, protocol.UNPICKLE_ERROR)
-#: and, when the script failed, these (what failed first in the tree)
-CRASH_EVENTS = (protocol.UNCAUGHT, protocol.CHILD_EXIT)
 
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-             signal.SIGUSR2)
-
-
-def _prctl(option: int, value: int) -> bool:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(option, value, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
+FORWARDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1,
+             _signal.SIGUSR2)
 
 
 class Supervisor:
@@ -96,22 +78,22 @@ class Supervisor:
         self.timeout = timeout
         self.env = env
         #: signals ignored when mpdoctor started; the script gets them ignored too
-        self._ignored: Set[int] = {sig for sig in FORWARDED + (signal.SIGCHLD,)
-                                   if signal.getsignal(sig) is signal.SIG_IGN}
+        self._ignored: Set[int] = {sig for sig in FORWARDED + (_signal.SIGCHLD,)
+                                   if _signal.getsignal(sig) == _signal.SIG_IGN}
         #: the signal mask mpdoctor started with; the script gets it too
-        self._mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
-        # first, while mpdoctor has no other thread: the janitor forks it (see janitor.py)
-        self.janitor = Janitor(self._ignored, self._mask)
+        self._mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, ())
+        #: forked by run(), while mpdoctor has no other thread, with the order to start the
+        #: script (see janitor.py)
+        self.janitor: Janitor
         self._dumper = dumper
         self.notes: List[str] = []
         self._sentinel: Optional["subprocess.Popen"] = None
         self.receiver: Optional[Receiver] = None
+        #: the event socket, bound before the script starts (its reader starts after)
+        self.endpoint: Optional[Endpoint] = None
         if hooks:
-            # heard: the processes below mpdoctor (the script's tree and the orphans it
-            # inherits as subreaper), except mpdoctor's own helpers
-            members = Membership(os.getpid(), include_anchor=False, exclude=self._helpers)
             try:
-                self.receiver = Receiver(members, debug=debug_on("hooks"))
+                self.endpoint = Endpoint.bind()
             except OSError as err:
                 self.notes.append(f"no hooks in the script's processes: mpdoctor could not "
                                   f"create its event socket ({err})")
@@ -133,27 +115,27 @@ class Supervisor:
     # -- setup and teardown --------------------------------------------------------------------
     def _install_signals(self) -> None:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(self._wake_w)
+        _signal.set_wakeup_fd(self._wake_w)
 
         def handler(signum, frame):  # noqa: ARG001 - the wakeup fd carries the signal number
             pass
 
-        for sig in FORWARDED + (signal.SIGCHLD,):
-            if sig in self._ignored and sig != signal.SIGCHLD:
+        for sig in FORWARDED + (_signal.SIGCHLD,):
+            if sig in self._ignored and sig != _signal.SIGCHLD:
                 # ignored by whoever started mpdoctor (nohup, a background job): the script
                 # inherits it ignored, as it would from a plain `python`; mpdoctor ignores it
                 # too, so that it stops nothing either
                 continue
-            self._old_handlers[sig] = signal.signal(sig, handler)
+            self._old_handlers[sig] = _signal.signal(sig, handler)
 
     def _restore_signals(self, had_terminal: bool = False) -> None:
         for sig, old in self._old_handlers.items():
-            if sig == signal.SIGINT and had_terminal:
+            if sig == _signal.SIGINT and had_terminal:
                 # the terminal is mpdoctor's again: a Ctrl-C still on its way (meant for the
                 # script) must not cut the report short; mpdoctor exits right after it
-                old = signal.SIG_IGN
-            signal.signal(sig, old)  # type: ignore[arg-type]
-        signal.set_wakeup_fd(-1)
+                old = _signal.SIG_IGN
+            _signal.signal(sig, old)  # type: ignore[arg-type]
+        _signal.set_wakeup_fd(-1)
         for fd in (self._wake_r, self._wake_w):
             if fd >= 0:
                 os.close(fd)
@@ -161,9 +143,14 @@ class Supervisor:
     def _spawn(self) -> int:
         """Start the script (through the janitor); its pid."""
         env = dict(os.environ if self.env is None else self.env)
-        if self.receiver is not None:
-            env.update(self.receiver.env())
-        pid = self.janitor.spawn(self.argv, env)
+        if self.endpoint is not None:
+            env.update(self.endpoint.env(debug_on("hooks")))
+        self.janitor = Janitor(self._ignored, self._mask, self.argv, env)
+        try:
+            pid = self.janitor.started()
+        except BaseException:
+            self.janitor.close()
+            raise
         self._foreground(pid)
         return pid
 
@@ -175,10 +162,10 @@ class Supervisor:
 
         def setup() -> None:
             os.setpgid(0, pgid)
-            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            prctl.set_option(prctl.PR_SET_PDEATHSIG, _signal.SIGKILL)
             # blocked from the start (the mask survives exec): a Ctrl-C while the sentinel's
             # interpreter starts stays pending for its sigwait instead of killing it
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
 
         import subprocess
         try:
@@ -211,27 +198,27 @@ class Supervisor:
                 continue
         else:
             return
-        old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        old = _signal.signal(_signal.SIGTTOU, _signal.SIG_IGN)
         try:
             os.tcsetpgrp(fd, pgid)
             self._tty_fd = fd
         except OSError:
             pass
         finally:
-            signal.signal(signal.SIGTTOU, old)
+            _signal.signal(_signal.SIGTTOU, old)
         if self._tty_fd is not None:
             self._start_sentinel(pgid)
 
     def _take_back_terminal(self) -> None:
         if self._tty_fd is None:
             return
-        old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        old = _signal.signal(_signal.SIGTTOU, _signal.SIG_IGN)
         try:
             os.tcsetpgrp(self._tty_fd, os.getpgrp())
         except OSError:
             pass
         finally:
-            signal.signal(signal.SIGTTOU, old)
+            _signal.signal(_signal.SIGTTOU, old)
             self._tty_fd = None
 
     # -- the tree ------------------------------------------------------------------------------
@@ -246,6 +233,8 @@ class Supervisor:
         """The top of the tree: the janitor's children (the script, and every orphan of the
         tree, re-parented to the janitor), and any of mpdoctor's own children that are not its
         helpers (should the janitor die, orphans come to mpdoctor, a subreaper too)."""
+        from mpdoctor.observe import procfs
+
         helpers = self._helpers()
         mine = [p for p in procfs.own_children() if p not in helpers and p != self.janitor.pid]
         below = []
@@ -254,6 +243,8 @@ class Supervisor:
         return below + mine
 
     def _reap(self) -> None:
+        from mpdoctor.observe import procfs
+
         if self._status is None:
             self._status = self.janitor.poll()
         me = os.getpid()
@@ -277,9 +268,9 @@ class Supervisor:
         multiprocessing's resource trackers go last: once everything else is gone they see end
         of file, unlink the semaphores and shared memory the dead processes left behind (as
         they would after any crash), and exit; only a tracker that does not is killed."""
+        from mpdoctor.observe import procfs
         from mpdoctor.observe.snapshot import RESOURCE_TRACKER_MARK
         from mpdoctor.observe.tree import TreeReader
-
         from mpdoctor.run import stopping
 
         reader = TreeReader(self._tops)
@@ -316,14 +307,6 @@ class Supervisor:
 
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> "Outcome":
-        if not _prctl(PR_SET_CHILD_SUBREAPER, 1):
-            self.notes.append("could not become a child subreaper: processes that detach "
-                              "(double fork, setsid) may escape the watch")
-        self.notes.extend(self.janitor.notes)
-        # pipes and sockets mpdoctor itself holds (its stdio, inherited fds) lead outside
-        outside = {inode for inode in (procfs.channel_inode(t) for t in
-                                       (procfs.fds(os.getpid()) or {}).values())
-                   if inode is not None}
         self._install_signals()
         started_at = time.time()
         t0 = time.monotonic()
@@ -331,17 +314,15 @@ class Supervisor:
             pid = self._spawn()
         except BaseException:
             self._restore_signals()
-            self._close_receiver()
-            self.janitor.close()
+            if self.endpoint is not None:
+                self.endpoint.close()
             raise
         self.root_pid = pid
         log("run", f"new process: {os.getpid()} -> {self.janitor.pid} -> {pid} "
                    f"{' '.join(self.argv)}")
-        # (after the start: the OOM kills the script's memory cgroup has counted so far, to
-        # tell whether a worker's SIGKILL came from the OOM killer)
-        from mpdoctor.observe import oom
-        oom_before = oom.counter(os.getpid())
         try:
+            # the script runs: what the watch needs is loaded meanwhile
+            outside, oom_before = self._started()
             outcome = self._watch(outside, t0)
         except BaseException:
             self.stop_tree()  # whatever went wrong in mpdoctor, the script's tree goes too
@@ -357,6 +338,8 @@ class Supervisor:
             self._take_back_terminal()
             self._restore_signals(had_terminal)
             log("run", "restored")
+        from mpdoctor.observe import oom
+
         outcome.started_at = started_at
         outcome.notes = self.notes + outcome.notes
         if outcome.diagnosis is not None:  # (a deadlock's dead worker: SIGKILL by whom?)
@@ -366,12 +349,21 @@ class Supervisor:
             if needs_oom(outcome.diagnosis.findings):
                 outcome.diagnosis = dataclasses.replace(outcome.diagnosis, findings=tuple(
                     with_oom(outcome.diagnosis.findings, oom.facts(oom_before, os.getpid()))))
+        if self.receiver is None and self.endpoint is not None:
+            self.endpoint.close()  # (its reader could not be started)
         if self.receiver is not None:
+            from mpdoctor.hooks import protocol
+            from mpdoctor.run import events as event_channel
+
             self.receiver.close()
             counts = outcome.event_counts = self.receiver.counts()
             log("run", f"events from the hooks: {counts}")
             failed = outcome.verdict.value == "failed"
-            wanted = set(FINDING_EVENTS) | (set(CRASH_EVENTS) if failed else set())
+            # the events that can make a finding in a run that ended by itself, and, when the
+            # script failed, those that tell what failed first in the tree
+            wanted = {protocol.PICKLE_ERROR, protocol.MAIN_GUARD, protocol.UNPICKLE_ERROR}
+            if failed:
+                wanted |= {protocol.UNCAUGHT, protocol.CHILD_EXIT}
             if outcome.diagnosis is not None or self.receiver.kinds() & wanted:
                 # (most runs only said hello: then neither the events nor the diagnosis
                 # machinery are even loaded)
@@ -391,8 +383,39 @@ class Supervisor:
                 outcome.notes.append(ignored)
         return outcome
 
+    def _started(self) -> "tuple[Set[int], Optional[tuple[str, int]]]":
+        """Once the script runs: the rest of the watch's set-up.  Returns the pipes and sockets
+        that lead outside the tree, and the OOM kills counted so far."""
+        from mpdoctor.observe import oom, procfs
+        from mpdoctor.run.events import Receiver
+        from mpdoctor.run.members import Membership
+
+        if not prctl.set_option(prctl.PR_SET_CHILD_SUBREAPER, 1):
+            self.notes.append("could not become a child subreaper: processes that detach "
+                              "(double fork, setsid) may escape the watch")
+        self.notes.extend(self.janitor.notes)
+        if self.endpoint is not None:
+            # heard: the processes below mpdoctor (the script's tree and the orphans it
+            # inherits as subreaper), except mpdoctor's own helpers
+            members = Membership(os.getpid(), include_anchor=False, exclude=self._helpers)
+            try:
+                self.receiver = Receiver(members, debug=debug_on("hooks"),
+                                         endpoint=self.endpoint)
+            except OSError as err:
+                self.notes.append(f"no events from the hooks: mpdoctor could not read its "
+                                  f"event socket ({err})")
+        # pipes and sockets mpdoctor itself holds (its stdio, inherited fds) lead outside
+        outside = {inode for inode in (procfs.channel_inode(t) for t in
+                                       (procfs.fds(os.getpid()) or {}).values())
+                   if inode is not None}
+        # the OOM kills the script's memory cgroup has counted so far: tells later whether a
+        # worker's SIGKILL came from the OOM killer
+        return outside, oom.counter(os.getpid())
+
     def _close_receiver(self) -> None:
         """On the way out after a failure: the event socket and its directory go too."""
+        if self.receiver is None and self.endpoint is not None:
+            self.endpoint.close()
         if self.receiver is not None:
             try:
                 self.receiver.close()
@@ -440,12 +463,12 @@ class Supervisor:
                     self._sentinel_r = -1
             if self._wake_r in ready:
                 for signum in self._drain_wakeups():
-                    if signum == signal.SIGCHLD:
+                    if signum == _signal.SIGCHLD:
                         continue
-                    if signum == signal.SIGINT:
+                    if signum == _signal.SIGINT:
                         interrupts += 1
                     self._forward(signum)
-                    if signum in (signal.SIGTERM, signal.SIGHUP) and term_deadline is None:
+                    if signum in (_signal.SIGTERM, _signal.SIGHUP) and term_deadline is None:
                         term_deadline = time.monotonic() + TERM_GRACE
                         terminated_by = signum
             self._reap()
@@ -455,7 +478,7 @@ class Supervisor:
                 stopped = self.stop_tree()
                 log("run", f"stopped {stopped} processes")
                 self._reap()
-                return Outcome(Verdict.FAILED, -signal.SIGINT, duration=time.monotonic() - t0,
+                return Outcome(Verdict.FAILED, -_signal.SIGINT, duration=time.monotonic() - t0,
                                stopped=stopped, notes=["interrupted twice: mpdoctor stopped "
                                                        "the script's tree"])
             if self._status is not None:
@@ -473,7 +496,8 @@ class Supervisor:
                 stopped = self.stop_tree()
                 self._reap()
                 # reported as a death by the signal mpdoctor itself received
-                status = -(terminated_by or signal.SIGTERM)
+                import signal
+                status = -(terminated_by or _signal.SIGTERM)
                 return Outcome(Verdict.FAILED, status, duration=now - t0, stopped=stopped,
                                notes=[f"the script did not end within {TERM_GRACE:g} s of the "
                                       f"forwarded {signal.Signals(-status).name}; mpdoctor "
@@ -497,6 +521,8 @@ class Supervisor:
 
     def _linger(self) -> str:
         """Let the processes the script left behind end by themselves; describe any that don't."""
+        from mpdoctor.observe import procfs
+
         self._reap()
         if not self._tops():
             # every descendant of a dead process is re-parented to mpdoctor (the subreaper):
@@ -509,7 +535,7 @@ class Supervisor:
         while True:
             self._reap()
             alive = [p for p in reader.read().pids
-                     if (procfs.stat(p) or _ZOMBIE).state not in ("Z", "X")]
+                     if getattr(procfs.stat(p), "state", "Z") not in ("Z", "X")]
             if not alive:
                 return ""
             if time.monotonic() >= deadline:
@@ -539,7 +565,7 @@ class Supervisor:
                        duration=at - t0, proof_seconds=proof, stopped=stopped)
 
     def _show_status(self, dog: "Watchdog", t0: float) -> None:
-        from mpdoctor.observe import syscalls
+        from mpdoctor.observe import procfs, syscalls
         from mpdoctor.run import status
 
         reading = dog.last if dog.prev is not None else None
