@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -233,3 +235,37 @@ def test_no_field_allows_more_than_the_hooks_encoder_sends():
         for f in kind.fields:
             assert f.type != protocol.TEXT or f.size <= protocol.MAX_TEXT
             assert f.type != protocol.RECORDS or f.size <= protocol.MAX_ITEMS
+
+
+@pytest.mark.parametrize("text", [
+    '{"ev":"hello","a":[1,2.5,"x"],"b":{"c":null,"d":true}}', ' [1] \n', '', '   ', '[1] x',
+    'NaN', '[Infinity]', '[-Infinity]', '"\\ud800"', '{"a":1,"a":2}', '1e400', '-0', '"a\x01"',
+    '1' * 30, '[' * 3000 + ']' * 3000, '{"a":', '\ufeff[1]', '[1,]', '{"a" 1}',
+])
+def test_datagrams_are_read_as_json_reads_them(text):
+    """The C scanner the watchdog reads datagrams with accepts exactly what json.loads (with
+    the protocol's limits) accepts, and gives the same value."""
+    def no_constant(name):
+        raise ValueError(name)
+
+    def int_literal(digits):
+        if len(digits) > 24:
+            raise ValueError(digits)
+        return int(digits)
+
+    try:
+        expected = json.loads(text, parse_constant=no_constant, parse_int=int_literal)
+    except (ValueError, RecursionError):
+        with pytest.raises(protocol.ProtocolError):
+            protocol.decode(text.encode("utf-8", "surrogatepass"))
+        return
+    assert protocol.decode(text.encode()) == expected
+
+
+def test_reading_a_datagram_loads_neither_json_nor_re():
+    code = ("import sys; from mpdoctor.hooks import protocol; "
+            "protocol.decode(b'{\"ev\": \"hello\", \"t\": [1, 2.5]}'); "
+            "print('json' in sys.modules, 're' in sys.modules)")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                         timeout=60, env={"PYTHONPATH": str(ROOT / "src")})
+    assert out.stdout.split() == ["False", "False"], out.stderr

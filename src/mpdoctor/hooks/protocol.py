@@ -430,7 +430,38 @@ def _int_literal(text: str) -> int:
     return int(text)
 
 
+#: JSON's whitespace (what may come before and after the value)
+_WHITESPACE = " \t\n\r"
+
+
+class _ScanContext:
+    """What the C scanner of ``json`` (``_json.make_scanner``) reads of a decoder: the
+    settings of ``json.JSONDecoder(parse_constant=..., parse_int=...)``."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = staticmethod(_int_literal)
+    parse_constant = staticmethod(_no_constant)
+
+
 _decoder: "List[Any]" = []
+
+
+def _scanner() -> "Any":
+    """``scan(text, index) -> (value, end)``: the C scanner itself when there is one.  The
+    watchdog reads every datagram with it while the script starts, and ``json`` would import
+    ``re`` (more than a short script's run time) for what the scanner does alone."""
+    if not _decoder:
+        try:
+            import _json
+            _decoder.append(_json.make_scanner(_ScanContext()))  # type: ignore[arg-type]
+        except (ImportError, AttributeError):  # (no C accelerator: json's own decoder)
+            import json
+            decoder = json.JSONDecoder(parse_constant=_no_constant, parse_int=_int_literal)
+            _decoder.append(decoder.raw_decode)
+    return _decoder[0]
 
 
 def decode(datagram: bytes) -> object:
@@ -438,15 +469,19 @@ def decode(datagram: bytes) -> object:
     deep nesting; anything else raises :class:`ProtocolError`."""
     if len(datagram) > MAX_DATAGRAM:
         raise ProtocolError("%d bytes, more than %d" % (len(datagram), MAX_DATAGRAM))
-    if not _decoder:
-        import json
-        _decoder.append(json.JSONDecoder(parse_constant=_no_constant, parse_int=_int_literal))
+    scan = _scanner()
     try:
-        return _decoder[0].decode(datagram.decode("utf-8"))
+        text = datagram.decode("utf-8")
+        value, end = scan(text, len(text) - len(text.lstrip(_WHITESPACE)))
     except ProtocolError:
         raise
+    except StopIteration:  # (the scanner's way of saying there is no value at all)
+        raise ProtocolError("not JSON: no value") from None
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError, JSONDecodeError, nesting
         raise ProtocolError("not JSON: %s" % _short(str(exc))) from None
+    if text[end:].strip(_WHITESPACE):
+        raise ProtocolError("not JSON: extra data after the value")
+    return value
 
 
 def _bound(n: int) -> str:
