@@ -35,6 +35,12 @@ class WaitKind(str, enum.Enum):
     UNKNOWN = "unknown"  # could not be read (permission, vanished)
 
 
+#: waits that are no proof of being stuck: the thread runs, or its wait ends by itself or by
+#: something from anywhere (a signal, a connection), or it is not understood
+LIVE_KINDS = frozenset({WaitKind.RUNNING, WaitKind.SLEEP, WaitKind.SIGNAL, WaitKind.ACCEPT,
+                        WaitKind.OTHER, WaitKind.UNKNOWN})
+
+
 class Severity(str, enum.Enum):
     ERROR = "error"
     WARNING = "warning"

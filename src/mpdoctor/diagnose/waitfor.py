@@ -38,15 +38,13 @@ from typing import AbstractSet, Dict, FrozenSet, Iterable, List, Optional, Set, 
 import signal
 
 from mpdoctor.hooks import protocol
-from mpdoctor.model import (Event, Pipe, Process, Role, SharedMapping, Snapshot, Socket,
-                            Thread, Timer, Wait, WaitKind, pipe_inode, socket_inode)
+from mpdoctor.model import (LIVE_KINDS, Event, Pipe, Process, Role, SharedMapping, Snapshot,
+                            Socket, Thread, Timer, Wait, WaitKind, pipe_inode, socket_inode)
 
 TNode = Tuple[str, int, int]  # ("t", pid, tid)
 PNode = Tuple[str, int]  # ("p", pid)
 Node = Union[TNode, PNode]
 
-LIVE_KINDS = {WaitKind.RUNNING, WaitKind.SLEEP, WaitKind.SIGNAL, WaitKind.ACCEPT,
-              WaitKind.OTHER, WaitKind.UNKNOWN}
 DEAD_THREAD_STATES = {"Z", "X", "x"}
 RUNNING = "running"
 MOVED = "ran during the observation window"

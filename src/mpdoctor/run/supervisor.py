@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the rest is imported once the script has been started (star
 
     from mpdoctor.model import Snapshot
     from mpdoctor.observe.pyspy import Dumper
+    from mpdoctor.observe.snapshot import Snapshotter
     from mpdoctor.outcome import Outcome, Verdict
     from mpdoctor.run.events import Receiver
     from mpdoctor.run.status import StatusLine
@@ -40,8 +41,11 @@ if TYPE_CHECKING:  # the rest is imported once the script has been started (star
 #: finishing its cleanup, say) may take to end by itself before it is stopped
 LINGER = 2.0
 
-#: when the first poll comes (the watch machinery is loaded then)
+#: when the first poll comes
 FIRST_POLL = 0.1
+#: until the watch machinery is loaded: how soon the script's main thread is looked at again
+#: after it was seen to have run (the machinery is loaded once it has not run for that long)
+STILL_RECHECK = 0.02
 
 #: how long a resource tracker may take to clean up after the rest of the tree is gone
 TRACKER_GRACE = 2.0
@@ -424,27 +428,38 @@ class Supervisor:
 
     def _watchdog(self, outside: Set[int]) -> "Watchdog":
         """The watch machinery, loaded at the first poll: a script that ends within the first
-        interval never pays for loading it."""
-        from mpdoctor.observe.snapshot import Snapshotter
+        interval never pays for loading it; the snapshot's (py-spy, the rules) comes only with
+        the first proof attempt."""
         from mpdoctor.observe.tree import TreeReader
         from mpdoctor.run.watch import Watchdog
 
         reader = TreeReader(self._tops)
         events = self.receiver.snapshot if self.receiver is not None else None
         locks = self.receiver.held_locks if self.receiver is not None else None
-        return Watchdog(self.root_pid, reader, Snapshotter(self.root_pid, reader, outside,
-                                                           events=events, locks=locks))
+
+        def snapshotter() -> "Snapshotter":
+            from mpdoctor.observe.snapshot import Snapshotter
+            return Snapshotter(self.root_pid, reader, outside, events=events, locks=locks)
+
+        return Watchdog(self.root_pid, reader, snapshotter)
 
     def _watch(self, outside: Set[int], t0: float) -> "Outcome":
         from mpdoctor.outcome import Outcome, Verdict  # (light: the rest of the model is not)
 
         dog: Optional["Watchdog"] = None
+        # Until the script's main thread has been still (not run at all) between two looks,
+        # no proof can be attempted (see watch.py), and the watch machinery is not loaded:
+        # a script whose main thread keeps working never pays for loading it.  On a terminal,
+        # the status line needs it at once.
+        runs: Optional[int] = None
+        recheck = False
         deadline = t0 + self.timeout if self.timeout is not None else None
         term_deadline: Optional[float] = None
         terminated_by: Optional[int] = None  # the signal that told mpdoctor to stop
         interrupts = 0
         while True:
-            timeout = dog.interval if dog is not None else FIRST_POLL
+            timeout = dog.interval if dog is not None else (
+                STILL_RECHECK if recheck else FIRST_POLL)
             if deadline is not None:
                 timeout = max(0.0, min(timeout, deadline - time.monotonic()))
             watched = [self._wake_r, self.janitor.fd] + (
@@ -503,6 +518,13 @@ class Supervisor:
                                       f"forwarded {signal.Signals(-status).name}; mpdoctor "
                                       "stopped its tree"])
             if dog is None:
+                from mpdoctor.observe import procfs
+                timed_out = deadline is not None and time.monotonic() >= deadline
+                if not timed_out and (not self.want_status or not os.isatty(2)):
+                    now_runs = procfs.run_count(self.root_pid, self.root_pid)
+                    if now_runs is not None and now_runs != runs:
+                        runs, recheck = now_runs, True  # it has run since the last look
+                        continue
                 dog = self._watchdog(outside)
                 if self.want_status:
                     from mpdoctor.run.status import StatusLine

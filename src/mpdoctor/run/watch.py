@@ -10,15 +10,16 @@ whose facts were all resolved inside a window in which the stuck threads never r
 from __future__ import annotations
 
 import time
-from typing import Optional, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Set, Tuple, Union
 
 from mpdoctor.debug import log
 from mpdoctor.debug import on as debug_on
-from mpdoctor.diagnose import waitfor
-from mpdoctor.model import Snapshot, WaitKind
+from mpdoctor.model import LIVE_KINDS, Snapshot, WaitKind
 from mpdoctor.observe import procfs, syscalls
-from mpdoctor.observe.snapshot import Snapshotter
 from mpdoctor.observe.tree import Reading, TreeReader, moved
+
+if TYPE_CHECKING:
+    from mpdoctor.observe.snapshot import Snapshotter
 
 #: poll interval while the main thread is blocked (fast: a hang should be seen at once)
 FAST = 0.1
@@ -33,10 +34,16 @@ ATTEMPT_BUDGET = 0.01
 
 
 class Watchdog:
-    def __init__(self, root_pid: int, reader: TreeReader, snapshotter: Snapshotter) -> None:
+    """``snapshotter``: a Snapshotter, or a function that makes one, called the first time the
+    main thread is seen waiting.  Until then nothing of what a proof needs is loaded (py-spy's
+    driver, the rules, the socket and library readers: most of the first poll's cost), so a
+    script whose main thread computes never pays for it."""
+
+    def __init__(self, root_pid: int, reader: TreeReader,
+                 snapshotter: Union["Snapshotter", Callable[[], "Snapshotter"]]) -> None:
         self.root_pid = root_pid
         self.reader = reader
-        self.snapshotter = snapshotter
+        self._snapshotter = snapshotter
         self.prev: Optional[Reading] = None
         self.last: Optional[Reading] = None
         self._tried: Optional[Tuple] = None
@@ -47,12 +54,18 @@ class Watchdog:
         self.attempts = 0
         self.interval = FAST
 
+    @property
+    def snapshotter(self) -> "Snapshotter":
+        if not hasattr(self._snapshotter, "take"):
+            self._snapshotter = self._snapshotter()  # type: ignore[operator]
+        return self._snapshotter  # type: ignore[return-value]
+
     def _root_blocked(self) -> bool:
         line = procfs.syscall_line(self.root_pid, self.root_pid)
         if line is None:
             return True  # unreadable or gone: let the full reading decide
         w = syscalls.decode(line, self.reader.arch)
-        return w.indefinite and w.kind not in waitfor.LIVE_KINDS
+        return w.indefinite and w.kind not in LIVE_KINDS
 
     def poll(self) -> Optional[Snapshot]:
         """One poll.  Returns a snapshot in which the main thread is proven stuck, else None."""
@@ -61,6 +74,9 @@ class Watchdog:
             self.prev = None
             self.interval = SLOW
             return None
+        # the main thread waits: a proof attempt may follow the next reading, so what it needs
+        # is loaded now (a watch whose main thread keeps running never loads it)
+        self.snapshotter  # noqa: B018 - made on first use
         t0 = time.perf_counter()
         reading = self.reader.read()
         cost = time.perf_counter() - t0
@@ -91,6 +107,8 @@ class Watchdog:
             # the last proof failed and nothing suggests this one would not: a busy tree is
             # tried again only once a second (and within ATTEMPT_BUDGET of a core)
             return None
+        from mpdoctor.diagnose import waitfor  # (the rules come with it: loaded at the first try)
+
         self._tried, self._tried_at = signature, now
         self.attempts += 1
         t0 = time.perf_counter()
