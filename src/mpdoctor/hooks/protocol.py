@@ -441,6 +441,7 @@ class _ScanContext:
     strict = True
     object_hook = None
     object_pairs_hook = None
+    array_hook = None  # (read from Python 3.15 on; a scanner that asks for more falls back)
     parse_float = float
     parse_int = staticmethod(_int_literal)
     parse_constant = staticmethod(_no_constant)
