@@ -100,4 +100,4 @@ def attach(pid: int, timeout: float, dumper: Optional[Dumper] = None) -> Outcome
                 return Outcome(verdict, diagnosis=diagnosis, snapshot=snapshot,
                                started_at=started_at, duration=at - t0,
                                proof_seconds=time.monotonic() - at, notes=notes)
-        time.sleep(max(0.0, min(dog.interval, deadline - now)))
+        time.sleep(max(0.0, min(dog.due, deadline) - time.monotonic()))

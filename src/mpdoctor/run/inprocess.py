@@ -314,9 +314,8 @@ class InProcessWatch:
             dog = self._watchdog()
             deadline = self.started_at + self.timeout if self.timeout else None
             while True:
-                wait = dog.interval
-                if deadline is not None:
-                    wait = max(0.0, min(wait, deadline - time.monotonic()))
+                wait = max(0.0, (dog.due if deadline is None else min(dog.due, deadline))
+                           - time.monotonic())
                 if self._stop.wait(wait):
                     return
                 self._refresh_ignore()

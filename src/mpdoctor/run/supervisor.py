@@ -41,11 +41,8 @@ if TYPE_CHECKING:  # the rest is imported once the script has been started (star
 #: finishing its cleanup, say) may take to end by itself before it is stopped
 LINGER = 2.0
 
-#: when the first poll comes
+#: when the first poll comes (and the next ones, while the watch machinery is not loaded)
 FIRST_POLL = 0.1
-#: until the watch machinery is loaded: how soon the script's main thread is looked at again
-#: after it was seen to have run (the machinery is loaded once it has not run for that long)
-STILL_RECHECK = 0.02
 
 #: how long a resource tracker may take to clean up after the rest of the tree is gone
 TRACKER_GRACE = 2.0
@@ -427,9 +424,10 @@ class Supervisor:
                 log("run", f"closing the event receiver: {exc!r}")
 
     def _watchdog(self, outside: Set[int]) -> "Watchdog":
-        """The watch machinery, loaded at the first poll: a script that ends within the first
-        interval never pays for loading it; the snapshot's (py-spy, the rules) comes only with
-        the first proof attempt."""
+        """The watch machinery, loaded at the first poll that finds the script's main thread
+        waiting: a script that ends within the first interval, or whose main thread keeps
+        running, never pays for loading it; the snapshot's (py-spy, the rules) and the
+        verdict's path come with the first full reading, in the interval before the next."""
         from mpdoctor.observe.tree import TreeReader
         from mpdoctor.run.watch import Watchdog
 
@@ -439,6 +437,7 @@ class Supervisor:
 
         def snapshotter() -> "Snapshotter":
             from mpdoctor.observe.snapshot import Snapshotter
+            from mpdoctor.run import engine  # noqa: F401 - the verdict's path, loaded ahead of it
             return Snapshotter(self.root_pid, reader, outside, events=events, locks=locks)
 
         return Watchdog(self.root_pid, reader, snapshotter)
@@ -447,19 +446,17 @@ class Supervisor:
         from mpdoctor.outcome import Outcome, Verdict  # (light: the rest of the model is not)
 
         dog: Optional["Watchdog"] = None
-        # Until the script's main thread has been still (not run at all) between two looks,
-        # no proof can be attempted (see watch.py), and the watch machinery is not loaded:
-        # a script whose main thread keeps working never pays for loading it.  On a terminal,
-        # the status line needs it at once.
-        runs: Optional[int] = None
-        recheck = False
+        # While the script's main thread is seen running (computing, not in a system call),
+        # no proof can be attempted (see watch.py) and the watch machinery is not loaded: a
+        # script whose main thread keeps working never pays for loading it.  The first poll
+        # that finds it in a system call loads it, as early as any proof could need it.  On a
+        # terminal, the status line needs it at once.
         deadline = t0 + self.timeout if self.timeout is not None else None
         term_deadline: Optional[float] = None
         terminated_by: Optional[int] = None  # the signal that told mpdoctor to stop
         interrupts = 0
         while True:
-            timeout = dog.interval if dog is not None else (
-                STILL_RECHECK if recheck else FIRST_POLL)
+            timeout = max(0.0, dog.due - time.monotonic()) if dog is not None else FIRST_POLL
             if deadline is not None:
                 timeout = max(0.0, min(timeout, deadline - time.monotonic()))
             watched = [self._wake_r, self.janitor.fd] + (
@@ -521,9 +518,8 @@ class Supervisor:
                 from mpdoctor.observe import procfs
                 timed_out = deadline is not None and time.monotonic() >= deadline
                 if not timed_out and (not self.want_status or not os.isatty(2)):
-                    now_runs = procfs.run_count(self.root_pid, self.root_pid)
-                    if now_runs is not None and now_runs != runs:
-                        runs, recheck = now_runs, True  # it has run since the last look
+                    line = procfs.syscall_line(self.root_pid, self.root_pid)
+                    if line is not None and line.split(" ", 1)[0].strip() == "running":
                         continue
                 dog = self._watchdog(outside)
                 if self.want_status:

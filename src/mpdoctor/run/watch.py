@@ -53,6 +53,10 @@ class Watchdog:
         self._movers: Set[Tuple[int, int]] = set()
         self.attempts = 0
         self.interval = FAST
+        #: when (time.monotonic()) the next poll is due: the last poll's start plus the
+        #: interval, so that what a poll loads or tries is not added to the wait between
+        #: readings (the window between two readings is never shorter than the interval)
+        self.due = time.monotonic() + self.interval
 
     @property
     def snapshotter(self) -> "Snapshotter":
@@ -69,14 +73,13 @@ class Watchdog:
 
     def poll(self) -> Optional[Snapshot]:
         """One poll.  Returns a snapshot in which the main thread is proven stuck, else None."""
+        started = time.monotonic()
         if not self._root_blocked():
             # the main thread runs or waits with a timeout: no full reading needed
             self.prev = None
             self.interval = SLOW
+            self.due = started + self.interval
             return None
-        # the main thread waits: a proof attempt may follow the next reading, so what it needs
-        # is loaded now (a watch whose main thread keeps running never loads it)
-        self.snapshotter  # noqa: B018 - made on first use
         t0 = time.perf_counter()
         reading = self.reader.read()
         cost = time.perf_counter() - t0
@@ -85,12 +88,19 @@ class Watchdog:
         prev, self.prev, self.last = self.prev, reading, reading
         if prev is None:
             self.interval = FAST
+            self.due = started + self.interval
+            # the main thread waits: a proof attempt may follow the next reading, so what it
+            # needs is loaded now, in the interval before it (a watch whose main thread keeps
+            # running never loads it)
+            self.snapshotter  # noqa: B018 - made on first use
+            from mpdoctor.diagnose import waitfor  # noqa: F401 - (and the rules with it)
             return None
         # quiet tree: poll fast (a hang is forming); busy tree: slower, and never more than
         # CPU_BUDGET of a core on readings
         busy = sum(1 for k, t in reading.threads.items() if moved(prev.threads.get(k), t))
         self.interval = max(FAST if busy * 2 <= len(reading.threads) else SLOW,
                             cost / CPU_BUDGET)
+        self.due = started + self.interval
         root = reading.thread(self.root_pid)
         if root is None or moved(prev.thread(self.root_pid), root):
             return None
@@ -107,7 +117,7 @@ class Watchdog:
             # the last proof failed and nothing suggests this one would not: a busy tree is
             # tried again only once a second (and within ATTEMPT_BUDGET of a core)
             return None
-        from mpdoctor.diagnose import waitfor  # (the rules come with it: loaded at the first try)
+        from mpdoctor.diagnose import waitfor  # (loaded with the snapshotter)
 
         self._tried, self._tried_at = signature, now
         self.attempts += 1
