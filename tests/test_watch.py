@@ -70,3 +70,55 @@ def test_watching_a_busy_script_loads_no_snapshot_machinery():
 
 def test_a_waiting_main_thread_loads_it_ahead_of_the_proof_attempt():
     assert _run("blocked") == ["blocked", "True", "True", "True", "True", "True"]
+
+
+def test_a_big_trees_fd_tables_read_in_parallel_are_the_ones_read_one_by_one(monkeypatch):
+    """The snapshot reads the fd tables of a big tree in threads; the pipe facts it finds are
+    those of reading them one by one."""
+    import os
+    import threading
+
+    from mpdoctor.observe import procfs, snapshot
+    from mpdoctor.observe.tree import TreeReader
+
+    r, w = os.pipe()
+    # a reader of the pipe, and a writer that holds its write end and waits on its stdin
+    reader_proc = subprocess.Popen([sys.executable, "-c", "import os, sys; "
+                                    "os.write(1, b'r'); os.read(int(sys.argv[1]), 1)", str(r)],
+                                   pass_fds=(r,), stdout=subprocess.PIPE)
+    writer_proc = subprocess.Popen([sys.executable, "-c", "import os; "
+                                    "os.write(1, b'w'); os.read(0, 1)"], pass_fds=(w,),
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    os.close(r)
+    os.close(w)
+    try:
+        assert reader_proc.stdout.read(1) == b"r" and writer_proc.stdout.read(1) == b"w"
+        pids = [reader_proc.pid, writer_proc.pid]
+        tree = TreeReader(lambda: pids)
+
+        def pipes(prefetch_min):
+            monkeypatch.setattr(snapshot, "FD_PREFETCH_MIN", prefetch_min)
+            snap = snapshot.Snapshotter(reader_proc.pid, tree, set()).take(tree.read(),
+                                                                           tree.read())
+            return sorted((p.inode, p.readers, p.writers) for p in snap.pipes)
+
+        one_by_one = pipes(10 ** 6)
+        threads = set()
+        real = procfs.fds
+
+        def fds(pid):
+            threads.add(threading.get_ident())
+            return real(pid)
+
+        monkeypatch.setattr(procfs, "fds", fds)
+        in_parallel = pipes(1)
+        assert in_parallel == one_by_one
+        assert any(writer_proc.pid in {h.pid for h in ws} for _, _, ws in one_by_one)
+        if (os.cpu_count() or 1) >= 2:
+            assert threading.get_ident() not in threads  # (read by the pool's threads)
+    finally:
+        for proc in (reader_proc, writer_proc):
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+        writer_proc.stdin.close()

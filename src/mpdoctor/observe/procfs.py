@@ -160,20 +160,26 @@ def fd_target(pid: int, fd: int) -> Optional[str]:
 
 def fds(pid: int) -> Optional[Dict[int, str]]:
     """Every fd of a process and what it points at; ``None`` when the table cannot be read."""
-    base = f"{PROC}/{pid}/fd"
     try:
-        names = os.listdir(base)
+        # each link is looked up from the directory's own fd: the kernel does not walk
+        # /proc/PID/fd again for every one of them
+        base = os.open(f"{PROC}/{pid}/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return None
-    out: Dict[int, str] = {}
-    prefix = base + "/"
-    link = os.readlink
-    for name in names:  # (a forked child of a big tree has thousands: kept tight)
-        try:
-            out[int(name)] = link(prefix + name)
-        except (OSError, ValueError):
-            continue  # closed meanwhile (or not a number)
-    return out
+    try:
+        names = os.listdir(base)
+        out: Dict[int, str] = {}
+        link = os.readlink
+        for name in names:  # (a forked child of a big tree has thousands: kept tight)
+            try:
+                out[int(name)] = link(name, dir_fd=base)
+            except (OSError, ValueError):
+                continue  # closed meanwhile (or not a number)
+        return out
+    except OSError:
+        return None
+    finally:
+        os.close(base)
 
 
 def parse_epoll_targets(text: str) -> List[Tuple[int, int]]:

@@ -60,6 +60,12 @@ def _listens(pid: int, cmdline: str) -> bool:
     return sockets.socket_inode(procfs.fd_target(pid, int(m.group(1))) or "") is not None
 
 
+#: a tree of at least this many processes whose fd tables are to be read has them read in
+#: parallel, by this many threads (at most one per core)
+FD_PREFETCH_MIN = 64
+FD_READERS = 4
+
+
 class Snapshotter:
     """Builds snapshots of one tree; keeps per-process caches between calls."""
 
@@ -106,6 +112,29 @@ class Snapshotter:
         if table is not None:
             self._fd_cache[pid] = (key, table)
         return table
+
+    def _prefetch_fds(self, reading: Reading, pids: Sequence[int]) -> None:
+        """Read the fd tables ``_fds`` would read, for a big tree, in FD_READERS threads: the
+        readlinks (about n*n/2 of them in a forked tree, each a /proc lookup in the kernel)
+        run on every core, as the tree waits.  The tables are the same as read one by one."""
+        missing = []
+        for pid in pids:
+            key = self._progress(reading, pid)
+            cached = self._fd_cache.get(pid)
+            if cached is None or cached[0] != key or any(r is None for _, r, _ in key):
+                missing.append((pid, key))
+        if len(missing) < FD_PREFETCH_MIN:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        workers = min(FD_READERS, os.cpu_count() or 1)
+        if workers < 2:
+            return
+        with ThreadPoolExecutor(workers) as pool:
+            tables = list(pool.map(procfs.fds, [pid for pid, _ in missing]))
+        for (pid, key), table in zip(missing, tables):
+            if table is not None:
+                self._fd_cache[pid] = (key, table)
 
     def _maps(self, reading: Reading, pid: int) -> Optional[Set[str]]:
         key = self._progress(reading, pid)
@@ -208,6 +237,8 @@ class Snapshotter:
         # big forked tree has about n*n/2 fds: every child inherits its parent's table)
         wanted: Dict[str, Tuple[bool, int]] = {f"pipe:[{i}]": (False, i) for i in readers}
         wanted.update({f"socket:[{i}]": (True, i) for i in sock_holders})
+        if inodes or sock_holders:
+            self._prefetch_fds(now, now.pids)
         for pid in now.pids:
             if inodes or sock_holders:
                 table = self._fds(now, pid)
