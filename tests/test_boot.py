@@ -63,3 +63,36 @@ def test_the_patch_modules_are_imported_only_with_the_module_they_patch():
     for lazy in ("mpdoctor.hooks.queues", "mpdoctor.hooks.pool", "mpdoctor.hooks.processes"):
         assert lazy not in got["before"], got
     assert "mpdoctor.hooks.pool" in got["after"] and "mpdoctor.hooks.errors" in got["after"]
+
+
+def test_pool_results_record_their_site_the_first_ones_all_then_sampled(tmp_path):
+    """Every one of a process's first ALWAYS pool results knows the user's line and call that
+    made it; past them, one per SAMPLE_GAP (the clock is pinned here: deterministic)."""
+    program = tmp_path / "made.py"
+    program.write_text("""if True:
+        import json
+        from multiprocessing import pool as mpool
+        from mpdoctor.hooks import pool as hp
+        hp.patch_pool(mpool)
+        hp._monotonic = lambda: 0.0
+        with mpool.ThreadPool(1) as tp:
+            first = [tp.apply_async(abs, (-i,)) for i in range(hp.ALWAYS + 40)]  # FIRST
+            hp._monotonic = lambda: 1.0
+            later = tp.map_async(abs, [-1, -2])  # LATER
+            [r.get() for r in first], later.get()
+        print(json.dumps({"always": hp.ALWAYS, "sites": [r._mpdoctor_site for r in first],
+                          "ops": [getattr(r, "_mpdoctor_op", None) for r in first],
+                          "later": [later._mpdoctor_site, later._mpdoctor_op]}))
+    """)
+    lines = program.read_text().splitlines()
+    at = {tag: f"{program}:{next(i for i, t in enumerate(lines, 1) if tag in t)}"
+          for tag in ("# FIRST", "# LATER")}
+    out = subprocess.run([sys.executable, str(program)], capture_output=True, text=True,
+                         timeout=60, check=True, env={"PYTHONPATH": str(SRC)})
+    got = json.loads(out.stdout)
+    n = got["always"]
+    # the first n, and the first past them (the clock allowed it), then none until it moves
+    assert got["sites"][:n + 1] == [at["# FIRST"]] * (n + 1), got["sites"][:3]
+    assert got["sites"][n + 1:] == [None] * 39
+    assert got["ops"][:n + 1] == ["apply_async"] * (n + 1)
+    assert got["later"] == [at["# LATER"], "map_async"]

@@ -106,8 +106,9 @@ def _finding(s: Snapshot, pid: int, deaths: Sequence[Event], same: Sequence[Even
     workers = [d.data.get("worker") for d in same]
     evidence.append("dead workers: " + ", ".join(str(w) for w in workers[:8])
                     + (f" and {len(workers) - 8} more" if len(workers) > 8 else ""))
-    site = (pending[0].get("site") if pending else None) or (err.data.get("site")
-                                                             if err is not None else None)
+    # (past a process's first results, only a sample record their site: the first that has)
+    site = next((p["site"] for p in pending if p.get("site")), None) or (
+        err.data.get("site") if err is not None else None)
     data = {"site": site, "proven": False, "pool": pid, "respawns": len(deaths),
             "error": err.data.get("error") if err is not None else None,
             "error_site": err.data.get("site") if err is not None else None,

@@ -4,15 +4,27 @@ their calls (``pool-worker-exit``).  Patch: ``patch_pool`` (multiprocessing.pool
 """
 
 import sys
+from time import monotonic as _monotonic
 
-from mpdoctor.hooks import channel, protocol
-from mpdoctor.hooks.origin import user_site as _user_site
+from mpdoctor.hooks import channel, origin, protocol
+
+_POOL_PY = "multiprocessing/pool.py"
+
+#: the first ALWAYS results a process makes record where they were made; after that, one at
+#: most every SAMPLE_GAP seconds.  Looking up the caller's frame costs a few microseconds,
+#: and a tight loop of ``apply_async(...).get()`` on a ThreadPool (about 130 us a call) is
+#: slowed by several times that: a 20,000-call loop took 16% longer with a site on every
+#: result.  A long-lived program's many results are then sampled: a report of pending
+#: results names the site of those that have one.
+ALWAYS = 256
+SAMPLE_GAP = 0.005
+_made = [0, 0.0]  # results made, and when the next one past ALWAYS may record its site
 
 
 def patch_pool(mpool):
     import functools
 
-    def wrap_init(cls, op_of):
+    def wrap_init(cls):
         real = cls.__init__
 
         def __init__(self, *args, **kwargs):
@@ -20,30 +32,24 @@ def patch_pool(mpool):
             try:
                 # kept on the result, for a dead worker's report of what is still pending
                 # (nothing is sent: most calls end well, and a datagram each would cost more
-                # than the call)
-                caller = sys._getframe(1)
-                self._mpdoctor_site, self._mpdoctor_op = _user_site(caller), op_of(caller)
+                # than the call); the text of the site is made only when a report needs it.
+                # Sampled past the first ALWAYS results (see SAMPLE_GAP).
+                _made[0] += 1
+                if _made[0] > ALWAYS:
+                    now = _monotonic()
+                    if now < _made[1]:
+                        return
+                    _made[1] = now + SAMPLE_GAP
+                self._mpdoctor_at, self._mpdoctor_op = _at_and_op(sys._getframe(1))
             except Exception:
                 pass
 
         functools.update_wrapper(__init__, real)
         cls.__init__ = __init__
+        cls._mpdoctor_site = property(_site)
 
-    def op_of(frame):
-        """The Pool method the user called (map, starmap, apply_async, imap, ...): the
-        outermost pool.py frame below the user's."""
-        name = None
-        depth = 0
-        while frame is not None and depth < 10:
-            if not frame.f_code.co_filename.endswith("multiprocessing/pool.py"):
-                break
-            name = frame.f_code.co_name
-            frame = frame.f_back
-            depth += 1
-        return name
-
-    wrap_init(mpool.ApplyResult, op_of)  # MapResult calls ApplyResult.__init__
-    wrap_init(mpool.IMapIterator, op_of)
+    wrap_init(mpool.ApplyResult)  # MapResult calls ApplyResult.__init__
+    wrap_init(mpool.IMapIterator)
 
     Pool = mpool.Pool
     real_join_exited = Pool.__dict__["_join_exited_workers"].__func__
@@ -78,3 +84,36 @@ def _pending(frame):
     except Exception:
         pass
     return out
+
+
+def _at_and_op(frame):
+    """Where a pool result was made, in one walk up from ``frame`` (the frame that made it),
+    cheap enough for every ``apply_async``: ``(file, line)`` of the innermost user frame (as
+    ``origin.user_site``), and the Pool method the user called (map, starmap, apply_async,
+    imap, ...: the outermost pool.py frame below the user's)."""
+    op = None
+    in_pool = True
+    known = origin._cache
+    depth = 0
+    while frame is not None and depth < 60:
+        code = frame.f_code
+        filename = code.co_filename
+        if in_pool:
+            if depth < 10 and filename.endswith(_POOL_PY):
+                op = code.co_name
+            else:
+                in_pool = False
+        library = known.get(filename)
+        if library is None:
+            library = origin.is_library(filename)
+        if not library:
+            return (filename, frame.f_lineno), op
+        frame = frame.f_back
+        depth += 1
+    return None, op
+
+
+def _site(result):
+    """``file:line`` of the user's call that made ``result`` (None when not known)."""
+    at = result.__dict__.get("_mpdoctor_at")
+    return "%s:%d" % at if at is not None else None
