@@ -314,7 +314,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--out", default=None)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--python", action="append", default=[], metavar="PATH",
+                    help="another interpreter, of an environment where mpdoctor is installed "
+                         "(a wheel), whose time to a verdict is measured too (repeatable)")
+    ap.add_argument("--verdict-json", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.verdict_json:  # (run by --python: this interpreter's times to a verdict)
+        import json
+        methods = ["fork", "spawn", "forkserver"]
+        got = interleaved(args.runs, *[lambda m=m: time_to_diagnosis(m) for m in methods])
+        print(json.dumps({"python": platform.python_version(), "command": " ".join(MPDOCTOR),
+                          "times": dict(zip(methods, got))}))
+        return 0
     runs = 1 if args.smoke else args.runs
     out = args.out if args.out is not None else (None if args.smoke else
                                                  os.path.join(ROOT, "docs", "performance.md"))
@@ -340,6 +351,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         say(f"pytest-timeout takes {ratio:.1f} times as long as mpdoctor (fork) and reports only "
             "the parent's stack.")
     say("")
+    if args.python:
+        import json
+        say("### On other Python versions (the same hang, each from its own wheel install)")
+        say("")
+        say("| Python | start method | median | min | max | runs | target |")
+        say("|---|---|---|---|---|---|---|")
+        for other in args.python:
+            run = subprocess.run([other, os.path.abspath(__file__), "--verdict-json",
+                                  "--runs", str(runs)], capture_output=True, text=True,
+                                 timeout=1800, cwd=ROOT)
+            if run.returncode != 0:
+                raise SystemExit(f"{other}: the bench failed:\n{run.stderr[-2000:]}")
+            got = json.loads(run.stdout.strip().splitlines()[-1])
+            for m, xs in got["times"].items():
+                med, lo, hi, n = summary(xs)
+                say(f"| {got['python']} | {m} | {med:.3f} s | {lo:.3f} s | {hi:.3f} s | {n} | "
+                    "<= 1.0 s |")
+        say("")
 
     # 2
     say("## 2. Healthy workloads: wall time under `mpdoctor check` / plain `python`")
@@ -445,12 +474,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     say("")
 
     import mpdoctor
+    commit = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                            capture_output=True, text=True).stdout.strip() or "unknown"
     header = [
         "# Performance",
         "",
-        f"Measured by `python bench/run.py --runs {runs}` on {time.strftime('%Y-%m-%d')}: "
+        f"Measured by `python bench/run.py --runs {runs}"
+        + "".join(f" --python {other}" for other in args.python)
+        + f"` on {time.strftime('%Y-%m-%d')}: "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"Linux {platform.release()}, mpdoctor {mpdoctor.__version__} from "
+        f"Linux {platform.release()}, mpdoctor {mpdoctor.__version__} (commit {commit}) from "
         f"`{os.path.dirname(mpdoctor.__file__)}`, run as `{' '.join(MPDOCTOR)}`"
         + (" (a wheel install)" if "site-packages" in mpdoctor.__file__ else
            " (a source checkout: its start-up is slower than a wheel's)")
