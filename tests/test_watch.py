@@ -77,7 +77,9 @@ def test_a_big_trees_fd_tables_read_in_parallel_are_the_ones_read_one_by_one(mon
     those of reading them one by one."""
     import os
     import threading
+    import time
 
+    from mpdoctor.model import WaitKind
     from mpdoctor.observe import procfs, snapshot
     from mpdoctor.observe.tree import TreeReader
 
@@ -95,6 +97,17 @@ def test_a_big_trees_fd_tables_read_in_parallel_are_the_ones_read_one_by_one(mon
         assert reader_proc.stdout.read(1) == b"r" and writer_proc.stdout.read(1) == b"w"
         pids = [reader_proc.pid, writer_proc.pid]
         tree = TreeReader(lambda: pids)
+        # both are in their read() before anything is compared (what a snapshot resolves
+        # depends on what the threads wait for)
+        def reading_both() -> bool:
+            now = tree.read()
+            return all(t is not None and t.wait.kind is WaitKind.READ
+                       for t in (now.thread(p) for p in pids))
+
+        deadline = time.monotonic() + 60
+        while not reading_both():
+            assert time.monotonic() < deadline, "the children never blocked in read()"
+            time.sleep(0.01)
 
         def pipes(prefetch_min):
             monkeypatch.setattr(snapshot, "FD_PREFETCH_MIN", prefetch_min)

@@ -113,28 +113,31 @@ class Snapshotter:
             self._fd_cache[pid] = (key, table)
         return table
 
-    def _prefetch_fds(self, reading: Reading, pids: Sequence[int]) -> None:
-        """Read the fd tables ``_fds`` would read, for a big tree, in FD_READERS threads: the
+    def _prefetch_fds(self, reading: Reading,
+                      pids: Sequence[int]) -> Dict[int, Optional[Dict[int, str]]]:
+        """The fd tables ``_fds`` would read, for a big tree read in FD_READERS threads: the
         readlinks (about n*n/2 of them in a forked tree, each a /proc lookup in the kernel)
-        run on every core, as the tree waits.  The tables are the same as read one by one."""
+        run on every core, as the tree waits.  Returns the tables read (by pid; None: not
+        readable), each the same as read one by one, and cached as ``_fds`` caches them."""
         missing = []
         for pid in pids:
             key = self._progress(reading, pid)
             cached = self._fd_cache.get(pid)
             if cached is None or cached[0] != key or any(r is None for _, r, _ in key):
                 missing.append((pid, key))
-        if len(missing) < FD_PREFETCH_MIN:
-            return
+        workers = min(FD_READERS, os.cpu_count() or 1)
+        if len(missing) < FD_PREFETCH_MIN or workers < 2:
+            return {}
         from concurrent.futures import ThreadPoolExecutor
 
-        workers = min(FD_READERS, os.cpu_count() or 1)
-        if workers < 2:
-            return
         with ThreadPoolExecutor(workers) as pool:
             tables = list(pool.map(procfs.fds, [pid for pid, _ in missing]))
+        out: Dict[int, Optional[Dict[int, str]]] = {}
         for (pid, key), table in zip(missing, tables):
+            out[pid] = table
             if table is not None:
                 self._fd_cache[pid] = (key, table)
+        return out
 
     def _maps(self, reading: Reading, pid: int) -> Optional[Set[str]]:
         key = self._progress(reading, pid)
@@ -237,11 +240,10 @@ class Snapshotter:
         # big forked tree has about n*n/2 fds: every child inherits its parent's table)
         wanted: Dict[str, Tuple[bool, int]] = {f"pipe:[{i}]": (False, i) for i in readers}
         wanted.update({f"socket:[{i}]": (True, i) for i in sock_holders})
-        if inodes or sock_holders:
-            self._prefetch_fds(now, now.pids)
+        read_now = self._prefetch_fds(now, now.pids) if inodes or sock_holders else {}
         for pid in now.pids:
             if inodes or sock_holders:
-                table = self._fds(now, pid)
+                table = read_now[pid] if pid in read_now else self._fds(now, pid)
                 if table is None:
                     unreadable.append(pid)
                     table = {}
