@@ -96,3 +96,14 @@ def test_pool_results_record_their_site_the_first_ones_all_then_sampled(tmp_path
     assert got["sites"][n + 1:] == [None] * 39
     assert got["ops"][:n + 1] == ["apply_async"] * (n + 1)
     assert got["later"] == [at["# LATER"], "map_async"]
+
+
+def test_the_protocol_says_how_pool_sites_are_sampled():
+    from mpdoctor.hooks import pool as hp
+    from mpdoctor.hooks import protocol
+
+    [pending] = [f for f in protocol.KINDS[protocol.POOL_WORKER_EXIT].fields
+                 if f.name == "pending"]
+    [site] = [f for f in pending.fields if f.name == "site"]
+    assert f"first {hp.ALWAYS} pool results" in site.doc
+    assert f"one every {hp.SAMPLE_GAP * 1000:g} ms" in site.doc

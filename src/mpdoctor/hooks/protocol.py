@@ -217,7 +217,9 @@ def _declare() -> None:
             Field("pending", RECORDS, "the results the pool still waited for then", size=MAX_ITEMS,
                   fields=(
                       _int("job", "the job number", 0, COUNT_MAX, null=True),
-                      _text("site", _site("of the call")),
+                      _text("site", _site("of the call; null when not recorded (past a "
+                                          "process's first 256 pool results, one every 5 ms "
+                                          "records its site)")),
                       _int("left", "tasks (chunks) still missing", -COUNT_MAX, COUNT_MAX,
                            null=True),
                       _int("chunksize", "tasks per chunk", 0, COUNT_MAX, null=True),
