@@ -68,16 +68,22 @@ def is_library(filename):
 
 # -- where the user is ---------------------------------------------------------------------
 
-def user_site(frame):
-    """``file:line`` of the innermost user frame at or above ``frame``."""
+def user_at(frame):
+    """``(file, line)`` of the innermost user frame at or above ``frame`` (None: none)."""
     depth = 0
     while frame is not None and depth < 60:
         code = frame.f_code
         if not is_library(code.co_filename):
-            return "%s:%d" % (code.co_filename, frame.f_lineno)
+            return code.co_filename, frame.f_lineno
         frame = frame.f_back
         depth += 1
     return None
+
+
+def user_site(frame):
+    """``file:line`` of the innermost user frame at or above ``frame``."""
+    at = user_at(frame)
+    return "%s:%d" % at if at is not None else None
 
 
 def qualname(obj):

@@ -87,30 +87,16 @@ def _pending(frame):
 
 
 def _at_and_op(frame):
-    """Where a pool result was made, in one walk up from ``frame`` (the frame that made it),
-    cheap enough for every ``apply_async``: ``(file, line)`` of the innermost user frame (as
-    ``origin.user_site``), and the Pool method the user called (map, starmap, apply_async,
-    imap, ...: the outermost pool.py frame below the user's)."""
+    """Where a pool result was made, from ``frame`` (the frame that made it): ``(file, line)``
+    of the innermost user frame, and the Pool method the user called (map, starmap,
+    apply_async, imap, ...: the outermost pool.py frame below the user's)."""
     op = None
-    in_pool = True
-    known = origin._cache
-    depth = 0
-    while frame is not None and depth < 60:
-        code = frame.f_code
-        filename = code.co_filename
-        if in_pool:
-            if depth < 10 and filename.endswith(_POOL_PY):
-                op = code.co_name
-            else:
-                in_pool = False
-        library = known.get(filename)
-        if library is None:
-            library = origin.is_library(filename)
-        if not library:
-            return (filename, frame.f_lineno), op
-        frame = frame.f_back
+    f, depth = frame, 0
+    while f is not None and depth < 10 and f.f_code.co_filename.endswith(_POOL_PY):
+        op = f.f_code.co_name
+        f = f.f_back
         depth += 1
-    return None, op
+    return origin.user_at(frame), op
 
 
 def _site(result):

@@ -103,11 +103,18 @@ class Snapshotter:
             out.append((tid, t.runs if t.line not in ("", "running") else None, t.line))
         return tuple(out)
 
-    def _fds(self, reading: Reading, pid: int) -> Optional[Dict[int, str]]:
+    def _cached_fds(self, reading: Reading, pid: int) -> Tuple[Tuple, Optional[Dict[int, str]]]:
+        """The process's progress key, and its fd table if the cached one still holds."""
         key = self._progress(reading, pid)
         cached = self._fd_cache.get(pid)
         if cached is not None and cached[0] == key and all(r is not None for _, r, _ in key):
-            return cached[1]
+            return key, cached[1]
+        return key, None
+
+    def _fds(self, reading: Reading, pid: int) -> Optional[Dict[int, str]]:
+        key, table = self._cached_fds(reading, pid)
+        if table is not None:
+            return table
         table = procfs.fds(pid)
         if table is not None:
             self._fd_cache[pid] = (key, table)
@@ -121,9 +128,8 @@ class Snapshotter:
         readable), each the same as read one by one, and cached as ``_fds`` caches them."""
         missing = []
         for pid in pids:
-            key = self._progress(reading, pid)
-            cached = self._fd_cache.get(pid)
-            if cached is None or cached[0] != key or any(r is None for _, r, _ in key):
+            key, table = self._cached_fds(reading, pid)
+            if table is None:
                 missing.append((pid, key))
         workers = min(FD_READERS, os.cpu_count() or 1)
         if len(missing) < FD_PREFETCH_MIN or workers < 2:
