@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import ast
 import functools
 import json
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from mpdoctor.model import Dump, Frame, PyThread  # noqa: F401 - Dump, PyThread re-exported
+from mpdoctor.observe import threadmap
 
 #: how long one dump may take before it is abandoned (a dump normally takes ~15 ms)
 DUMP_TIMEOUT = 10.0
@@ -32,12 +30,16 @@ def find() -> Optional[str]:
                 path = os.path.join(directory, name)
                 if os.access(path, os.X_OK):
                     return path
+    import shutil  # (only here: it brings in compression modules)
+
     return shutil.which("py-spy")
 
 
 @functools.lru_cache(maxsize=256)
 def _functions(filename: str) -> Tuple[Tuple[int, int, str], ...]:
     """(first line, last line, qualified name) of every function defined in a source file."""
+    import ast  # (Python < 3.11 only: later frames carry their qualified names)
+
     try:
         with open(filename, "rb") as f:
             tree = ast.parse(f.read(), filename)
@@ -45,7 +47,7 @@ def _functions(filename: str) -> Tuple[Tuple[int, int, str], ...]:
         return ()
     out: List[Tuple[int, int, str]] = []
 
-    def walk(node: ast.AST, prefix: str) -> None:
+    def walk(node: "ast.AST", prefix: str) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 name = f"{prefix}{child.name}"
@@ -159,9 +161,14 @@ class Dumper:
         self.workers = workers or max(4, 2 * (os.cpu_count() or 1))
         self.helpers: Set[int] = set()
 
-    def dump(self, pids: Iterable[int], with_locals: bool = False) -> Dict[int, Dump]:
+    def dump(self, pids: Iterable[int], with_locals: bool = False,
+             meanwhile: Optional[Callable[[], None]] = None) -> Dict[int, Dump]:
+        """The stacks of ``pids``, read in parallel; ``meanwhile`` runs in this thread while
+        py-spy reads them (the conclusion loads the rules then)."""
         pids = list(pids)
         if self.exe is None:
+            if meanwhile is not None:
+                meanwhile()
             return {p: _from_hooks(Dump(p, error="py-spy is not installed")) for p in pids}
         exe = self.exe
 
@@ -171,11 +178,12 @@ class Dumper:
             return d if d.threads or not d.error else _from_hooks(d)
 
         try:
-            with ThreadPoolExecutor(max_workers=min(self.workers, max(1, len(pids)))) as pool:
-                return {d.pid: d for d in pool.map(one, pids)}
+            return {d.pid: d for d in threadmap.run(one, pids, self.workers, meanwhile)}
         except RuntimeError:
             # no thread can be started (a process limit, ulimit -u, is reached): one at a
             # time, in this thread; slower, but the report keeps its stacks
+            if meanwhile is not None:
+                meanwhile()
             return {p: one(p) for p in pids}
 
 
