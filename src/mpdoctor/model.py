@@ -113,6 +113,8 @@ class Frame:
 
 @dataclass(frozen=True)
 class Thread:
+    """One thread of a process: what the kernel shows of it, and its Python stack."""
+
     tid: int
     name: str = ""  # the Python thread name when known, else the kernel's comm
     state: str = "?"  # R, S, D, Z, T ... from /proc/PID/task/TID/stat
@@ -151,6 +153,8 @@ class Timer:
 
 @dataclass(frozen=True)
 class Process:
+    """One process of the tree: kernel facts, its threads, and what mpdoctor knows of it."""
+
     pid: int
     ppid: int
     pgid: int = 0
@@ -193,6 +197,8 @@ class Process:
 
 @dataclass(frozen=True)
 class Holder:
+    """A process holding one end of a pipe or socket, and the fd it holds it by."""
+
     pid: int
     fd: int
 
@@ -284,6 +290,8 @@ class Libraries:
 
 @dataclass(frozen=True)
 class Snapshot:
+    """Everything the observers saw of the tree at one moment."""
+
     root_pid: int
     processes: Tuple[Process, ...]
     pipes: Tuple[Pipe, ...] = ()

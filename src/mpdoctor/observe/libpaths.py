@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
 import subprocess
 import sys
 from typing import Any, Dict, List, Optional
@@ -105,6 +104,8 @@ def interpreter_of(pid: int, proc: str = "/proc") -> Optional[str]:
         except OSError:
             pass
     elif argv0:
+        import shutil  # (only here: it brings in compression modules)
+
         found = shutil.which(argv0, path=_environ_path(pid, proc))
         if found:
             candidates.append(found)

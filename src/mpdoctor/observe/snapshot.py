@@ -19,11 +19,10 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tupl
 
 from mpdoctor.debug import log
 from mpdoctor.errors import PTRACE_HELP, SnapshotError
-from mpdoctor.model import (Event, HeldLock, Holder, Libraries, PolledFd, Pipe, Process, Role,
-                            SharedMapping, Snapshot, Socket, Thread, Timer, Wait, WaitKind, dump,
-                            load)
-from mpdoctor.observe import libpaths, procfs, sockets, syscalls, timers
-from mpdoctor.observe.pyspy import Dump
+from mpdoctor.model import (Dump, Event, HeldLock, Holder, Libraries, PolledFd, Pipe, Process,
+                            Role, SharedMapping, Snapshot, Socket, Thread, Timer, Wait, WaitKind,
+                            dump, load)
+from mpdoctor.observe import libpaths, procfs, sockets, syscalls, threadmap, timers
 from mpdoctor.observe.tree import Reading, TreeReader, moved
 
 EPOLLIN, EPOLLOUT = 0x1, 0x4
@@ -134,10 +133,10 @@ class Snapshotter:
         workers = min(FD_READERS, os.cpu_count() or 1)
         if len(missing) < FD_PREFETCH_MIN or workers < 2:
             return {}
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(workers) as pool:
-            tables = list(pool.map(procfs.fds, [pid for pid, _ in missing]))
+        try:
+            tables = threadmap.run(procfs.fds, [pid for pid, _ in missing], workers)
+        except RuntimeError:  # no thread can be started: read one by one, as for a small tree
+            return {}
         out: Dict[int, Optional[Dict[int, str]]] = {}
         for (pid, key), table in zip(missing, tables):
             out[pid] = table

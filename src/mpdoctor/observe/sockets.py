@@ -12,7 +12,7 @@ to the outside.
 
 from __future__ import annotations
 
-import socket
+import _socket as socket  # the built-in core: ``socket`` builds its enums at import
 import struct
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
