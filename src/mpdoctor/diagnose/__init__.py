@@ -21,23 +21,12 @@ UNEXPLAINED = registry.slug(
     "a proven deadlock that matches no known pattern: the chain, every stack and the "
     "closest known pattern")
 
-#: modules of this package that hold no rules
-_HELPERS = {"closest", "describe", "registry", "stacks", "waitfor"}
-
-
-def _load_rules() -> None:
-    """Import every rule module of the package: each registers its slugs and rules."""
-    import importlib
-    import pkgutil
-    for info in pkgutil.iter_modules(__path__):
-        if info.name not in _HELPERS:
-            importlib.import_module(f"{__name__}.{info.name}")
-
-
-_load_rules()
-
-#: every slug mpdoctor can put in a report (each has docs/diagnoses/<slug>.md)
-SLUGS: Tuple[str, ...] = tuple(registry.SLUGS)
+def __getattr__(name: str) -> Tuple[str, ...]:
+    if name == "SLUGS":
+        # every slug mpdoctor can put in a report (each has docs/diagnoses/<slug>.md)
+        registry.load()
+        return tuple(registry.SLUGS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def links(g: waitfor.Graph, nodes) -> Tuple[Link, ...]:
@@ -247,6 +236,7 @@ def check_slugs(slugs: Sequence[str], where: str) -> List[str]:
     it came from."""
     from mpdoctor.errors import UsageError
 
+    registry.load()
     out: List[str] = []
     for item in slugs:
         for slug in (s.strip() for s in item.split(",")):

@@ -3,8 +3,10 @@
 Adding a diagnosis is adding one module under ``mpdoctor/diagnose/``: it declares its slugs with
 :func:`slug` (a one-line title, its docs page ``docs/diagnoses/SLUG.md``, and the catalogue
 script that shows its fix) and its rule functions with :func:`rule`.  The driver
-(``mpdoctor.diagnose.diagnose``) imports every module of the package and runs the rules of each
-phase in their declared order.
+(``mpdoctor.diagnose.diagnose``) runs the rules of each phase in their declared order; the
+modules that hold them are imported on first use (:func:`load`), not with the package: the
+watch loads the proof (``waitfor``) as soon as the script's main thread waits, and a program
+that never hangs never needs a rule.
 
 A rule is a pure function: it reads the graph (and the snapshot in it) and returns findings; it
 never changes the graph.  What a finding explains (``Finding.explains``: the stuck threads,
@@ -103,5 +105,25 @@ def rule(phase: Phase, order: int, slugs: Tuple[str, ...]) -> Callable[[Callable
     return register
 
 
+#: modules of the package that hold no rules
+HELPERS = frozenset({"closest", "describe", "registry", "stacks", "waitfor"})
+_loaded = [False]
+
+
+def load() -> None:
+    """Import every rule module of the package (once): each declares its slugs and rules."""
+    if _loaded[0]:
+        return
+    import importlib
+    import pkgutil
+
+    package = importlib.import_module(__name__.rpartition(".")[0])
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in HELPERS:
+            importlib.import_module(f"{package.__name__}.{info.name}")
+    _loaded[0] = True
+
+
 def rules(phase: Phase) -> List[Rule]:
+    load()
     return sorted((r for r in RULES if r.phase is phase), key=lambda r: (r.order, r.name))

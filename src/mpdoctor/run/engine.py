@@ -12,7 +12,7 @@ import os
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from mpdoctor.diagnose import diagnose, diagnose_crash, diagnose_events, reentered
+from mpdoctor.diagnose import diagnose, diagnose_crash, diagnose_events, reentered, registry
 from mpdoctor.diagnose.crashes import needs_oom, with_oom
 from mpdoctor.model import (Diagnosis, Dump, Event, OomFacts, Process, PyThread, Sample,
                             Snapshot, Verdict)
@@ -31,7 +31,9 @@ def conclude(snapshot: Snapshot, dumper: Dumper, unproven: Optional[Verdict],
             and (own is None or p.pid != own.pid)]
     like = alike(snapshot, pids) if len(pids) > BIG and not ALL_STACKS else {}
     first_at = time.monotonic()
-    dumps = dumper.dump([pid for pid in pids if pid not in like])
+    # the rules are loaded while py-spy reads the stacks, if not yet (``mpdoctor check``
+    # loads them ahead of any verdict)
+    dumps = dumper.dump([pid for pid in pids if pid not in like], meanwhile=registry.load)
     dumps.update(copied(snapshot, dumps, like))
     if own is not None:
         dumps[own.pid] = own

@@ -30,6 +30,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
+from mpdoctor.diagnose import registry
 from mpdoctor.model import (Diagnosis, Event, HeldLock, Outcome, Role, Snapshot, Timer,
                             Verdict)
 from mpdoctor.observe import ownthreads, procfs
@@ -264,6 +265,10 @@ class InProcessWatch:
     # -- control -------------------------------------------------------------------------------
     def start(self) -> None:
         _register_fork_hooks()
+        # the rules are loaded here, in the caller's thread, not by the watchdog thread at a
+        # verdict: nothing is imported from the watchdog thread while the code it watches runs
+        # (an import there could hold a module lock at the moment the code forks)
+        registry.load()
         self.started_at = time.monotonic()
         self._thread.start()
         self._ready.wait(5.0)  # its thread id is known (and left out) from now on

@@ -426,8 +426,9 @@ class Supervisor:
     def _watchdog(self, outside: Set[int]) -> "Watchdog":
         """The watch machinery, loaded at the first poll that finds the script's main thread
         waiting: a script that ends within the first interval, or whose main thread keeps
-        running, never pays for loading it; the snapshot's (py-spy, the rules) and the
-        verdict's path come with the first full reading, in the interval before the next."""
+        running, never pays for loading it; the snapshot's and the verdict's path (py-spy's
+        driver, the rules) come with the first full reading, in the interval before the next:
+        the next reading may prove the hang, and its verdict does not wait for them."""
         from mpdoctor.observe.tree import TreeReader
         from mpdoctor.run.watch import Watchdog
 
@@ -436,8 +437,11 @@ class Supervisor:
         locks = self.receiver.held_locks if self.receiver is not None else None
 
         def snapshotter() -> "Snapshotter":
+            from mpdoctor.diagnose import registry
             from mpdoctor.observe.snapshot import Snapshotter
             from mpdoctor.run import engine  # noqa: F401 - the verdict's path, loaded ahead of it
+
+            registry.load()
             return Snapshotter(self.root_pid, reader, outside, events=events, locks=locks)
 
         return Watchdog(self.root_pid, reader, snapshotter)

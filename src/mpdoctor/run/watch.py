@@ -35,9 +35,9 @@ ATTEMPT_BUDGET = 0.01
 
 class Watchdog:
     """``snapshotter``: a Snapshotter, or a function that makes one, called the first time the
-    main thread is seen waiting.  Until then nothing of what a proof needs is loaded (py-spy's
-    driver, the rules, the socket and library readers: most of the first poll's cost), so a
-    script whose main thread computes never pays for it."""
+    main thread is seen waiting.  Until then nothing of what a proof needs is loaded (the
+    snapshot, the socket and library readers, the wait-for graph: most of the first poll's
+    cost), so a script whose main thread computes never pays for it."""
 
     def __init__(self, root_pid: int, reader: TreeReader,
                  snapshotter: Union["Snapshotter", Callable[[], "Snapshotter"]]) -> None:
@@ -93,7 +93,7 @@ class Watchdog:
             # needs is loaded now, in the interval before it (a watch whose main thread keeps
             # running never loads it)
             self.snapshotter  # noqa: B018 - made on first use
-            from mpdoctor.diagnose import waitfor  # noqa: F401 - (and the rules with it)
+            from mpdoctor.diagnose import waitfor  # noqa: F401
             return None
         # quiet tree: poll fast (a hang is forming); busy tree: slower, and never more than
         # CPU_BUDGET of a core on readings
